@@ -1,0 +1,214 @@
+"""Inner training: one epoch on a subset, returning per-sample losses; evaluation; probes.
+
+The whole dataset sits on the device as one tensor. Normalisation, random flip and random
+translation are batched tensor ops; there is no DataLoader and no per-sample Python. The
+per-sample loss, correctness and margin come from the training forward pass itself
+(``reduction="none"``), so observing them costs nothing extra.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Splits
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of the inner training (units in comments)."""
+
+    epochs: int = 10  # schedule length; a step of the env is one epoch, however small its subset
+    batch_size: int = 256  # samples per SGD step
+    lr: float = 0.2  # peak learning rate, for the mean loss over a batch
+    momentum: float = 0.9  # Nesterov momentum
+    weight_decay: float = 5e-4  # L2 on all parameters
+    label_smoothing: float = 0.2  # of the training loss (the observed losses are plain CE)
+    warmup: float = 0.2  # fraction of the schedule with a linear warm-up, then linear decay to 0
+    augment: bool = True  # random horizontal flip and translation (images only)
+    translate: int = 2  # pixels of random translation (reflect padding)
+    eval_batch_size: int = 1024  # samples per evaluation forward pass
+
+
+def cpu_supports_bf16() -> bool:
+    """True if this CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """Map ``"auto"`` to ``"bf16"`` on CUDA with bf16 and on bf16-capable CPUs, else ``"fp32"``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_supports_bf16() else "fp32"
+
+
+def resolve_device(device: str) -> torch.device:
+    """Map ``"auto"`` to CUDA when available, else CPU; check that CUDA exists when asked for."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, (str, torch.device)) or str(device).split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but torch.cuda.is_available() is False")
+    return dev
+
+
+def lr_factor(progress: float, warmup: float) -> float:
+    """Learning rate / peak at schedule ``progress`` in [0, 1]: linear warm-up, then linear decay."""
+    progress = min(max(progress, 0.0), 1.0)
+    if progress < warmup:
+        return (progress + 1e-3) / (warmup + 1e-3)
+    return max(0.0, (1.0 - progress) / max(1.0 - warmup, 1e-8))
+
+
+def random_flip_translate(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
+    """Batched random horizontal flip and random translation by up to ``pad`` pixels."""
+    n, c, h, w = x.shape
+    flip = torch.rand(n, device=x.device, generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    if pad == 0:
+        return x
+    padded = F.pad(x, (pad,) * 4, mode="reflect")
+    dy = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=gen)
+    rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    chan = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, chan, rows, cols]
+
+
+def per_sample_stats(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Plain cross-entropy, correctness and probability margin (p_y - max other p) per sample."""
+    logits = logits.float()
+    loss = F.cross_entropy(logits, y, reduction="none")
+    prob = logits.softmax(1)
+    p_true = prob.gather(1, y[:, None]).squeeze(1)
+    p_other = prob.scatter(1, y[:, None], -1.0).amax(1)
+    return {"loss": loss, "correct": (logits.argmax(1) == y).float(), "margin": p_true - p_other}
+
+
+class Trainer:
+    """Trains ``model`` on index subsets of ``splits.x_train``, one epoch per call.
+
+    :param model: a ``nn.Sequential`` whose last module is the linear classifier head.
+    :param splits: the data, already on ``device``.
+    :param cfg: hyperparameters.
+    :param device: where model and data live.
+    :param precision: ``"fp32"`` or ``"bf16"`` (autocast).
+    :param seed: seeds the generator for shuffling and augmentation.
+    """
+
+    def __init__(self, model: nn.Module, splits: Splits, cfg: TrainConfig, device: torch.device,
+                 precision: str, seed: int):
+        self.cfg, self.device, self.precision = cfg, device, precision
+        self.is_image = splits.x_train.dim() == 4
+        fmt = torch.channels_last if self.is_image else torch.contiguous_format
+        self.model = model.to(device, memory_format=fmt)
+        self.splits = splits
+        self.gen = torch.Generator(device=device).manual_seed(seed)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                         nesterov=True, weight_decay=cfg.weight_decay)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing, reduction="none")
+        if self.is_image:
+            x = splits.x_train.float()
+            self.mean = x.mean((0, 2, 3), keepdim=True) / 255
+            self.std = x.std((0, 2, 3), keepdim=True) / 255
+
+    def autocast(self) -> torch.autocast:
+        """The autocast context for this trainer's precision (disabled for fp32)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> normalised float, channels_last; vectors pass through."""
+        if not self.is_image:
+            return x
+        x = (x.float() / 255 - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def lr_at(self, progress: float) -> float:
+        """Learning rate at schedule progress in [0, 1]."""
+        return self.cfg.lr * lr_factor(progress, self.cfg.warmup)
+
+    def train_epoch(self, epoch: int, idx: torch.Tensor,
+                    weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Train one epoch on samples ``idx`` (a fresh random order), advancing the schedule by one epoch.
+
+        :param epoch: index of this epoch in the schedule (0-based).
+        :param idx: int64 indices into the training set, on the device.
+        :param weights: optional per-sample loss weights aligned with ``idx``.
+        :return: the indices in the order trained, and per-sample ``loss``, ``correct``,
+            ``margin`` aligned with them (from the training forward passes).
+        """
+        self.model.train()
+        order = torch.randperm(len(idx), device=self.device, generator=self.gen)
+        idx = idx[order]
+        weights = weights[order] if weights is not None else None
+        x_all = self.splits.x_train[idx]
+        if self.is_image and self.cfg.augment:
+            x_all = random_flip_translate(x_all, self.cfg.translate, self.gen)
+        y_all = self.splits.y_train[idx]
+        bs = self.cfg.batch_size
+        steps = math.ceil(len(idx) / bs)
+        outputs: dict[str, list[torch.Tensor]] = {"loss": [], "correct": [], "margin": []}
+        for step in range(steps):
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr_at((epoch + step / steps) / self.cfg.epochs)
+            sl = slice(step * bs, (step + 1) * bs)
+            x, y = self.prepare(x_all[sl]), y_all[sl]
+            with self.autocast():
+                logits = self.model(x)
+            loss = self.criterion(logits.float(), y)
+            if weights is not None:
+                loss = loss * weights[sl]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.mean().backward()
+            self.optimizer.step()
+            with torch.no_grad():
+                for k, v in per_sample_stats(logits.detach(), y).items():
+                    outputs[k].append(v)
+        empty = torch.empty(0, device=self.device)
+        return idx, {k: torch.cat(v) if v else empty for k, v in outputs.items()}
+
+    @torch.no_grad()
+    def forward_stats(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Eval-mode forward pass over ``x``: per-sample ``loss``, ``correct``, ``margin``,
+        ``el2n`` (norm of softmax minus one-hot, Paul et al. 2021) and ``grand`` (last-layer
+        gradient norm, ``||p - y|| * sqrt(||h||^2 + 1)``, the GraNd approximation)."""
+        self.model.eval()
+        body, head = self.model[:-1], self.model[-1]
+        out: dict[str, list[torch.Tensor]] = {}
+        for start in range(0, len(y), self.cfg.eval_batch_size):
+            xb = self.prepare(x[start:start + self.cfg.eval_batch_size])
+            yb = y[start:start + self.cfg.eval_batch_size]
+            with self.autocast():
+                h = body(xb)
+                logits = head(h)
+            stats = per_sample_stats(logits, yb)
+            err = logits.float().softmax(1) - F.one_hot(yb, logits.shape[1]).float()
+            stats["el2n"] = err.norm(dim=1)
+            stats["grand"] = stats["el2n"] * (h.float().square().sum(1) + 1).sqrt()
+            for k, v in stats.items():
+                out.setdefault(k, []).append(v)
+        return {k: torch.cat(v) for k, v in out.items()}
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """Accuracy and mean cross-entropy of the model on ``(x, y)``."""
+        stats = self.forward_stats(x, y)
+        return stats["correct"].mean().item(), stats["loss"].mean().item()

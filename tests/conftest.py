@@ -1,0 +1,28 @@
+"""Shared fixtures: the offline CIFAR-10 copy (when present) and small synthetic envs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+
+@pytest.fixture(scope="session")
+def cifar_archive() -> Path:
+    """Path of the shared CIFAR-10 JPEG archive; skips the test when it is absent."""
+    path = Path(os.environ.get("DATASELECT_TEST_CIFAR", SHARED_CIFAR))
+    if not path.exists():
+        pytest.skip(f"shared CIFAR-10 copy not found at {path}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Keep decoded-array caches of test data out of the user's cache, but share one per session."""
+    monkeypatch.setenv("DATASELECT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -1,0 +1,150 @@
+"""Loading (image folders, archives, the shared CIFAR-10 copy), splits, and per-sample statistics."""
+
+from __future__ import annotations
+
+import math
+import tarfile
+import time
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import dataselect_env  # noqa: F401  (registers the ids)
+from dataselect_env import data, stats
+from dataselect_env.stats import (EMA_LOSS, EPOCHS_SINCE_SELECTED, FORGETTING, LAST_CORRECT,
+                                  LAST_LOSS, LAST_MARGIN, LOSS_VAR, SEEN, SELECTED_FRAC)
+
+
+def make_image_folder(root, classes=("cat", "dog", "frog"), per_class=(12, 4)):
+    """Write a tiny ImageFolder tree with class-coloured 8x8 PNGs; return its root."""
+    rng = np.random.default_rng(0)
+    for split, count in zip(("train", "test"), per_class):
+        for c, name in enumerate(classes):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                pixels = np.full((8, 8, 3), 60 * c, dtype=np.uint8) + rng.integers(0, 20, (8, 8, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / name / f"{i:03d}.png")
+    return root
+
+
+def test_image_folder_loads_with_sorted_classes(tmp_path):
+    root = make_image_folder(tmp_path / "folder")
+    x_train, y_train, x_test, y_test, num_classes = data.load_image_folder(root)
+    assert x_train.shape == (36, 3, 8, 8) and x_train.dtype == np.uint8
+    assert x_test.shape == (12, 3, 8, 8) and num_classes == 3
+    np.testing.assert_array_equal(np.bincount(y_train), [12, 12, 12])
+    assert x_train[y_train == 2].mean() > x_train[y_train == 0].mean() + 60  # frog is brightest
+
+
+def test_tar_archive_is_read_and_cached_outside_the_data_root(tmp_path):
+    root = make_image_folder(tmp_path / "src" / "mini")
+    archive = tmp_path / "mini.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root, arcname="mini")
+    env = gym.make("DataSelect/CIFAR10-v0", data_root=str(archive), val_size=6, model="tiny", epochs=1)
+    u = env.unwrapped
+    assert len(u.splits.y_train) == 30 and len(u.splits.y_val) == 6 and len(u.splits.y_test) == 12
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mini.tar.gz", "src"]  # nothing written beside it
+    obs, _ = env.reset(seed=0)
+    _, _, terminated, _, info = env.step(np.ones(30, dtype=np.int8))
+    assert terminated and 0 <= info["test_accuracy"] <= 1
+    start = time.perf_counter()
+    data.cached_image_folder(archive)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_data_root_from_environment_variable(tmp_path, monkeypatch):
+    root = make_image_folder(tmp_path / "mini")
+    monkeypatch.setenv("DATASELECT_DATA", str(root))
+    env = gym.make("DataSelect/CIFAR10-v0", val_size=3, model="tiny")
+    assert env.unwrapped.splits.num_classes == 3
+    assert data.data_root(None) == root
+
+
+def test_splits_are_disjoint_stratified_and_fixed_by_data_seed():
+    raw = data.make_synthetic(n_train=1000, n_test=100, num_classes=4, seed=0)
+    x = torch.from_numpy(raw[0])
+    a = data.make_splits(raw, "synthetic", val_size=200, train_subset=400, data_seed=1)
+    b = data.make_splits(raw, "synthetic", val_size=200, train_subset=400, data_seed=1)
+    rows = lambda t: {r.tobytes() for r in t.numpy()}  # noqa: E731
+    assert rows(a.x_train).isdisjoint(rows(a.x_val))
+    assert len(rows(a.x_train)) == 400 and len(rows(a.x_val)) == 200
+    assert rows(a.x_val) <= rows(x) and torch.equal(a.x_val, b.x_val) and torch.equal(a.x_train, b.x_train)
+    full = np.bincount(raw[1], minlength=4) / 1000
+    assert np.abs(np.bincount(a.y_val.numpy(), minlength=4) / 200 - full).max() <= 1 / 200 + 1e-9
+    c = data.make_splits(raw, "synthetic", val_size=200, train_subset=None, data_seed=2)
+    assert not torch.equal(a.x_val, c.x_val) and len(c.y_train) == 800
+
+
+def test_synthetic_label_noise_only_in_train():
+    _, y_train, _, _, _ = data.make_synthetic(n_train=4000, label_noise=0.0, seed=5)
+    _, y_noisy, _, _, _ = data.make_synthetic(n_train=4000, label_noise=0.3, seed=5)
+    assert 0.2 < (y_train != y_noisy).mean() < 0.4
+
+
+@pytest.mark.cifar
+def test_shared_cifar10_copy_splits(cifar_archive):
+    env = gym.make("DataSelect/CIFAR10-v0", data_root=str(cifar_archive), epochs=1, train_subset=500,
+                   val_size=5000, model="tiny", device="cpu")
+    u = env.unwrapped
+    assert len(u.splits.y_val) == 5000 and len(u.splits.y_test) == 10000
+    assert u.splits.input_shape == (3, 32, 32) and u.splits.num_classes == 10
+    np.testing.assert_array_equal(np.bincount(u.splits.y_val.cpu().numpy()), [500] * 10)
+    full = data.load("cifar10", cifar_archive)
+    assert len(full.y_train) == 45000 and len(full.y_val) == 5000 and len(full.y_test) == 10000
+    obs, _ = env.reset(seed=0)
+    obs, _, terminated, _, info = env.step(np.ones(500, dtype=np.int8))
+    assert terminated and info["test_accuracy"] > 0.12  # better than chance after one tiny epoch
+
+
+# ---- statistics on hand-made sequences ---------------------------------------------------------
+
+
+def feed(seq_loss, seq_correct, ema=0.5, num_classes=10):
+    """Observe one sample through a sequence of (loss, correct); return the stats table row."""
+    s = stats.SampleStats(2, epochs=len(seq_loss), num_classes=num_classes, device=torch.device("cpu"), ema=ema)
+    idx = torch.tensor([0])
+    for loss, correct in zip(seq_loss, seq_correct):
+        s.observe(idx, torch.tensor([loss]), torch.tensor([float(correct)]), torch.tensor([0.25]))
+        s.end_epoch(idx)
+    return s
+
+
+def test_unseen_sample_defaults():
+    s = stats.SampleStats(3, epochs=5, num_classes=10, device=torch.device("cpu"))
+    row = s.samples()[0]
+    assert row[LAST_LOSS] == pytest.approx(math.log(10)) and row[EMA_LOSS] == pytest.approx(math.log(10))
+    assert not np.isnan(s.samples()).any()
+    assert row[[LOSS_VAR, LAST_CORRECT, LAST_MARGIN, SELECTED_FRAC, EPOCHS_SINCE_SELECTED,
+                FORGETTING, SEEN]].tolist() == [0] * 7
+
+
+def test_ema_and_variance_follow_their_recurrences():
+    losses = [2.0, 1.0, 3.0, 0.5]
+    row = feed(losses, [0, 1, 0, 1], ema=0.5).samples()[0]
+    mean, var = losses[0], 0.0
+    for x in losses[1:]:
+        delta = x - mean
+        mean += 0.5 * delta
+        var = 0.5 * (var + 0.5 * delta**2)
+    assert row[EMA_LOSS] == pytest.approx(mean) and row[LOSS_VAR] == pytest.approx(var)
+    assert row[LAST_LOSS] == 0.5 and row[LAST_MARGIN] == 0.25 and row[SEEN] == 1
+
+
+def test_forgetting_counts_correct_to_incorrect_transitions():
+    row = feed([1] * 7, [0, 1, 0, 1, 1, 0, 0]).samples()[0]
+    assert row[FORGETTING] == 2 and row[LAST_CORRECT] == 0
+    assert feed([1] * 3, [1, 1, 1]).samples()[0][FORGETTING] == 0
+
+
+def test_selection_fraction_and_staleness():
+    s = stats.SampleStats(2, epochs=4, num_classes=10, device=torch.device("cpu"))
+    for selected in ([0, 1], [0], [0], []):
+        s.end_epoch(torch.tensor(selected, dtype=torch.long))
+    table = s.samples()
+    assert table[0, SELECTED_FRAC] == pytest.approx(3 / 4) and table[1, SELECTED_FRAC] == pytest.approx(1 / 4)
+    assert table[0, EPOCHS_SINCE_SELECTED] == pytest.approx(1 / 4)
+    assert table[1, EPOCHS_SINCE_SELECTED] == pytest.approx(3 / 4)

@@ -1,0 +1,261 @@
+"""The environment as a user meets it: gym.make, spaces, rewards, accounting, errors, determinism."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import dataselect_env
+from dataselect_env import (COMPUTE_USED, EMA_LOSS, EPOCH_FRAC, LAST_KEEP, LAST_LOSS, SEEN,
+                            VAL_ACCURACY)
+
+SYN = "DataSelect/Synthetic-v0"
+
+
+def run_episode(env: gym.Env, seed: int, keep_fraction: float = 1.0):
+    """Run one episode keeping the first ``keep_fraction`` of a random permutation each epoch."""
+    obs, info = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    n = obs["samples"].shape[0]
+    trace = [(obs, 0.0, info)]
+    done = False
+    while not done:
+        mask = np.zeros(n, dtype=np.int8)
+        mask[rng.permutation(n)[: round(keep_fraction * n)]] = 1
+        obs, reward, terminated, truncated, info = env.step(mask)
+        trace.append((obs, reward, info))
+        done = terminated or truncated
+    return trace
+
+
+def test_quick_example_from_readme():
+    env = gym.make(SYN, epochs=4)
+    obs, info = env.reset(seed=0)
+    done = False
+    while not done:
+        keep = obs["samples"][:, LAST_LOSS] > 0.1
+        obs, reward, terminated, truncated, info = env.step(keep.astype(np.int8))
+        done = terminated or truncated
+    assert info["epoch"] == 4
+    assert 0.0 <= info["test_accuracy"] <= 1.0 and info["test_loss"] > 0
+    assert info["compute"] > 0
+
+
+def test_env_checkers_pass():
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = gym.make(SYN, epochs=3, clock=lambda: 0.0)  # constant clock: bit-exact info
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_env(env.unwrapped)
+        sb3_check_env(env.unwrapped)
+
+
+def test_synthetic_learns_and_reports_every_info_key():
+    trace = run_episode(gym.make(SYN), seed=1)
+    keys = {"epoch", "samples_trained", "compute", "flops", "wall_time", "val_accuracy", "val_loss",
+            "keep_fraction", "lr"}
+    for _, _, info in trace:
+        assert keys <= set(info)
+    first, last = trace[0][2], trace[-1][2]
+    assert last["val_accuracy"] > first["val_accuracy"] + 0.2
+    assert last["test_accuracy"] > 0.6
+    assert {"test_accuracy", "test_loss"} <= set(last)
+    assert "test_accuracy" not in trace[-2][2]
+
+
+def test_compute_equals_mask_sum_and_flops_add_up():
+    env = gym.make(SYN, epochs=3)
+    obs, _ = env.reset(seed=0)
+    n = obs["samples"].shape[0]
+    unwrapped = env.unwrapped
+    rng = np.random.default_rng(0)
+    total = 0
+    for _ in range(3):
+        mask = (rng.random(n) < 0.37).astype(np.int64)
+        obs, _, _, _, info = env.step(mask)
+        total += mask.sum()
+        assert info["samples_trained"] == total
+        assert math.isclose(info["compute"], total / n)
+        assert math.isclose(info["keep_fraction"], mask.sum() / n)
+        assert math.isclose(obs["progress"][COMPUTE_USED], total / n / 3, rel_tol=1e-6)
+    f = unwrapped.flops_per_forward
+    evaluated = 4 * len(unwrapped.splits.y_val) + len(unwrapped.splits.y_test)
+    assert math.isclose(info["flops"], f * (3 * total + evaluated))
+
+
+def test_empty_subset_is_legal_and_advances_schedule():
+    env = gym.make(SYN, epochs=2)
+    obs, info0 = env.reset(seed=0)
+    n = obs["samples"].shape[0]
+    obs1, reward, terminated, _, info = env.step(np.zeros(n, dtype=bool))
+    assert info["compute"] == 0 and info["samples_trained"] == 0
+    assert info["val_accuracy"] == info0["val_accuracy"] and reward == 0.0
+    assert obs1["progress"][EPOCH_FRAC] == 0.5 and not terminated
+    np.testing.assert_array_equal(obs1["samples"][:, SEEN], 0)
+
+
+@pytest.mark.parametrize("reward", ["gain_per_compute", "gain_minus_cost", "terminal"])
+def test_reward_formulas(reward):
+    lam, c_min = 2.0, 0.05
+    env = gym.make(SYN, epochs=3, reward=reward, lam=lam, c_min=c_min)
+    obs, info = env.reset(seed=0)
+    n = obs["samples"].shape[0]
+    acc, compute = info["val_accuracy"], 0.0
+    for k, frac in enumerate([0.5, 0.02, 1.0]):
+        mask = np.zeros(n, dtype=np.int8)
+        mask[: round(frac * n)] = 1
+        _, r, terminated, _, info = env.step(mask)
+        gain, c = info["val_accuracy"] - acc, mask.sum() / n
+        compute += c
+        expected = {"gain_per_compute": 100 * gain / max(c, c_min),
+                    "gain_minus_cost": 100 * gain - lam * c,
+                    "terminal": (100 * info["val_accuracy"] - lam * compute) if k == 2 else 0.0}[reward]
+        assert r == pytest.approx(expected)
+        acc = info["val_accuracy"]
+    assert terminated
+
+
+def test_compute_budget_ends_episode():
+    env = gym.make(SYN, epochs=10, compute_budget=1.5)
+    obs, _ = env.reset(seed=0)
+    n = obs["samples"].shape[0]
+    steps, done = 0, False
+    while not done:
+        obs, _, done, _, info = env.step(np.ones(n, dtype=np.int8))
+        steps += 1
+    assert steps == 2 and info["compute"] == 2.0 and "test_accuracy" in info
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.ones(n, dtype=np.int8))
+
+
+def test_probe_refreshes_every_sample_and_is_charged():
+    env = gym.make(SYN, epochs=2, probe_every=1)
+    obs, _ = env.reset(seed=0)
+    n = obs["samples"].shape[0]
+    mask = np.zeros(n, dtype=np.int8)
+    mask[:10] = 1
+    obs, _, _, _, info = env.step(mask)
+    assert obs["samples"][:, SEEN].all()
+    assert info["compute"] == pytest.approx(10 / n + 1 / 3)
+
+
+def test_unselected_statistics_stay_stale():
+    env = gym.make(SYN, epochs=3)
+    obs, _ = env.reset(seed=0)
+    n = obs["samples"].shape[0]
+    first = np.zeros(n, dtype=np.int8)
+    first[: n // 2] = 1
+    obs1, *_ = env.step(first)
+    second = 1 - first
+    obs2, *_ = env.step(second)
+    kept = first.astype(bool)
+    np.testing.assert_array_equal(obs2["samples"][kept, LAST_LOSS], obs1["samples"][kept, LAST_LOSS])
+    np.testing.assert_array_equal(obs2["samples"][kept, EMA_LOSS], obs1["samples"][kept, EMA_LOSS])
+    assert not np.array_equal(obs2["samples"][~kept, LAST_LOSS], obs1["samples"][~kept, LAST_LOSS])
+    assert obs2["progress"][LAST_KEEP] == pytest.approx(second.sum() / n)
+    assert obs2["progress"][VAL_ACCURACY] > 0
+
+
+def test_weights_mode_scales_the_loss():
+    env = gym.make(SYN, epochs=2, action_mode="weights", w_max=4.0)
+    assert isinstance(env.action_space, gym.spaces.Box)
+    obs, _ = env.reset(seed=0)
+    n = obs["samples"].shape[0]
+    w = np.zeros(n, dtype=np.float32)
+    w[: n // 2] = 2.0
+    _, _, _, _, info = env.step(w)
+    assert info["samples_trained"] == n // 2
+
+
+@pytest.mark.parametrize("action, match", [
+    (np.ones(5, dtype=np.int8), r"shape \(1500,\).*got shape \(5,\)"),
+    (np.ones((1500, 1), dtype=np.int8), "got shape"),
+    (np.full(1500, 0.5), "dtype"),
+    (np.full(1500, 2, dtype=np.int64), r"values in \{0, 1\}"),
+    (-np.ones(1500, dtype=np.int64), "values"),
+])
+def test_bad_mask_actions_raise(action, match):
+    env = gym.make(SYN, epochs=2).unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=match):
+        env.step(action)
+
+
+@pytest.mark.parametrize("action, match", [
+    (np.full(1500, np.nan, dtype=np.float32), "NaN"),
+    (-np.ones(1500, dtype=np.float32), r"\[0, 4.0\]"),
+    (np.full(1500, 5.0, dtype=np.float32), "values in"),
+    (np.ones(3, dtype=np.float32), "shape"),
+    (np.array(["a"] * 1500), "dtype"),
+])
+def test_bad_weight_actions_raise(action, match):
+    env = gym.make(SYN, epochs=2, action_mode="weights", w_max=4.0).unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=match):
+        env.step(action)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"reward": "accuracy"}, "reward must be one of"),
+    ({"action_mode": "subset"}, "action_mode must be one of"),
+    ({"model": "vgg"}, "model must be one of"),
+    ({"epochs": 0}, "epochs must be a positive integer"),
+    ({"precision": "fp16"}, "precision must be one of"),
+    ({"device": "tpu"}, "device must be"),
+    ({"val_size": 10**6}, "val_size must be in"),
+    ({"train_subset": 10**6}, "train_subset must be in"),
+])
+def test_bad_constructor_arguments_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        gym.make(SYN, **kwargs)
+
+
+def test_same_seed_same_observations_and_rewards():
+    a = run_episode(gym.make(SYN, epochs=4), seed=3, keep_fraction=0.5)
+    b = run_episode(gym.make(SYN, epochs=4), seed=3, keep_fraction=0.5)
+    for (obs_a, r_a, info_a), (obs_b, r_b, info_b) in zip(a, b):
+        np.testing.assert_array_equal(obs_a["samples"], obs_b["samples"])
+        np.testing.assert_array_equal(obs_a["progress"], obs_b["progress"])
+        assert r_a == r_b and info_a["val_accuracy"] == info_b["val_accuracy"]
+    c = run_episode(gym.make(SYN, epochs=4), seed=4, keep_fraction=0.5)
+    assert not np.array_equal(a[-1][0]["samples"], c[-1][0]["samples"])
+
+
+def test_async_vector_env_steps():
+    envs = gym.make_vec(SYN, num_envs=2, vectorization_mode="async", epochs=2)
+    try:
+        obs, _ = envs.reset(seed=0)
+        assert obs["samples"].shape == (2, 1500, len(dataselect_env.SAMPLE_FEATURES))
+        obs, rewards, terminated, truncated, infos = envs.step(np.ones((2, 1500), dtype=np.int8))
+        assert rewards.shape == (2,) and not terminated.any()
+        assert (infos["epoch"] == 1).all()
+    finally:
+        envs.close()
+
+
+def test_render_ansi_and_close_twice():
+    env = gym.make(SYN, epochs=1, render_mode="ansi")
+    obs, _ = env.reset(seed=0)
+    env.step(np.ones(obs["samples"].shape[0], dtype=np.int8))
+    line = env.render()
+    assert line.startswith("epoch   1/1") and "test_acc" in line
+    env.close()
+    env.close()
+
+
+def test_all_ids_registered_and_overridable():
+    for env_id in dataselect_env.ENV_IDS:
+        assert env_id in gym.registry
+    spec = gym.spec("DataSelect/CIFAR10Proxy-v0")
+    assert spec.kwargs["train_subset"] == 5000 and spec.kwargs["model"] == "small"
+
+
+def test_cifar100_missing_data_error_says_where_and_how(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"DATASELECT_DATA.*image folder"):
+        gym.make("DataSelect/CIFAR100-v0", data_root=str(tmp_path), download=False)
