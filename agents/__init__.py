@@ -1,0 +1,115 @@
+"""Controllers for the dataselect env: a registry of named agents and a loader for users' own.
+
+``agents.make("ucb", keep=0.3)`` builds a registered agent; ``agents.load("pkg.module:Class")``
+or ``agents.load("path/to/file.py:Class")`` builds a user's agent without touching the
+package; ``agents.available()`` lists the registered names. Entry points are strings, so
+importing ``agents`` imports no agent module (nor Stable-Baselines3) until one is used.
+Registered classes are also reachable as attributes, e.g. ``agents.UCB`` or ``agents.SB3Agent``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from .base import Agent, keep_count, random_mask, top_k_mask
+
+REGISTRY: dict[str, str] = {
+    "full": "agents.baselines:Full",
+    "random": "agents.baselines:Random",
+    "epsilon_greedy": "agents.bandits:EpsilonGreedy",
+    "ucb": "agents.bandits:UCB",
+    "loss_proportional": "agents.bandits:LossProportional",
+    "infobatch": "agents.infobatch:InfoBatch",
+    "el2n": "agents.static:EL2N",
+    "grand": "agents.static:GraNd",
+    "forgetting": "agents.static:Forgetting",
+    "sb3": "agents.sb3_agent:SB3Agent",
+}
+# Modules a registered agent needs beyond the core install (the `sb3` extra).
+REQUIRES: dict[str, tuple[str, ...]] = {"sb3": ("stable_baselines3",)}
+
+
+def available() -> list[str]:
+    """Registered agent names whose module and optional dependencies are installed."""
+    return [name for name, spec in REGISTRY.items()
+            if all(_installed(m) for m in (spec.partition(":")[0], *REQUIRES.get(name, ())))]
+
+
+def make(name: str, **kwargs: Any) -> Agent:
+    """Build the registered agent ``name`` with constructor ``kwargs``.
+
+    :raises ValueError: for an unknown name, listing the valid ones.
+    """
+    if name not in REGISTRY:
+        raise ValueError(f"unknown agent {name!r}; registered agents: {', '.join(REGISTRY)} "
+                         f"(a user's agent loads with agents.load('pkg.module:Class' or 'file.py:Class'))")
+    missing = [m for m in REQUIRES.get(name, ()) if not _installed(m)]
+    if missing:
+        raise ImportError(f"agent {name!r} needs {', '.join(missing)}: pip install 'dataselect[sb3]'")
+    return load_class(REGISTRY[name])(**kwargs)
+
+
+def load(spec: str, **kwargs: Any) -> Agent:
+    """Build a user's agent from ``"pkg.module:Class"`` or ``"path/to/file.py:Class"`` with ``kwargs``."""
+    return load_class(spec)(**kwargs)
+
+
+def load_class(spec: str) -> type:
+    """The class named by ``"pkg.module:Class"`` or ``"path/to/file.py:Class"``.
+
+    :raises ValueError: for a malformed spec, a missing file, or a class without ``predict``.
+    """
+    module_name, sep, class_name = spec.rpartition(":")
+    if not sep or not module_name or not class_name:
+        raise ValueError(f"agent spec must be 'pkg.module:Class' or 'path/to/file.py:Class', got {spec!r}")
+    module = _import_file(Path(module_name)) if module_name.endswith(".py") else importlib.import_module(module_name)
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ValueError(f"{module_name} has no attribute {class_name!r}")
+    if not callable(getattr(cls, "predict", None)):
+        raise ValueError(f"{spec} is not an agent: it needs a predict(obs, state, episode_start, "
+                         f"deterministic) method (subclass agents.Agent)")
+    return cls
+
+
+def __getattr__(name: str) -> type:
+    """Lazy access to registered classes by class name (``agents.UCB``, ``agents.SB3Agent``)."""
+    for spec in REGISTRY.values():
+        if spec.rpartition(":")[2] == name:
+            return load_class(spec)
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")
+
+
+def _import_file(path: Path) -> Any:
+    """Import a Python file as a uniquely named module (registered in ``sys.modules``)."""
+    path = path.expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"agent file not found: {path}")
+    name = f"_dataselect_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+__all__ = ["Agent", "REGISTRY", "available", "make", "load", "load_class", "keep_count", "random_mask",
+           "top_k_mask"]

@@ -1,0 +1,153 @@
+"""The controller interface: every agent, hand-written or learned, is called like an SB3 model.
+
+An agent maps the env's observation to an action with ``predict(obs) -> (action, state)``
+(``stable_baselines3.common.type_aliases.PolicyPredictor``), so
+``stable_baselines3.common.evaluation.evaluate_policy(agent, env)`` runs it, and the benchmark
+treats a bandit and a trained policy alike. A new agent subclasses :class:`Agent` and writes
+one method, :meth:`Agent.act`, on unbatched arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dataselect_env.stats import EPOCH_FRAC
+
+
+class Agent:
+    """Base class of the controllers.
+
+    Call ``reset(env)`` after ``env.reset()`` at the start of an episode, ``predict(obs)`` before
+    each step, and ``observe(...)`` after it. ``reset`` reads, from ``env.unwrapped``, only the
+    documented attributes ``n``, ``epochs``, ``action_mode`` and ``np_random`` (the agent's
+    generator is a jumped copy of ``np_random``: seeded by the env, without advancing it).
+
+    When ``reset`` is never called (SB3's ``evaluate_policy`` does not call it) the agent
+    initialises itself from the first observation: N from its shape, a generator from ``seed``.
+    A new episode is recognised from the observation itself (``progress[EPOCH_FRAC] == 0``), so
+    ``predict`` must be called once per env step.
+
+    Subclasses set the class attribute ``action_mode`` (``"mask"`` or ``"weights"``: the harness
+    builds the env in that mode), implement :meth:`act`, and clear per-episode state in
+    :meth:`start_episode`. After ``reset`` or the first ``predict``: ``self.n`` (samples),
+    ``self.rng`` (a numpy Generator), ``self.env`` (``env.unwrapped``, or None without ``reset``)
+    and ``self.epochs`` (schedule length, or None without ``reset``).
+
+    :param seed: seed of the generator used when ``reset(env)`` is not called.
+    """
+
+    action_mode: str = "mask"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.env: Any = None
+        self.n: int | None = None
+        self.epochs: int | None = None
+        self.rng: np.random.Generator | None = None
+
+    def reset(self, env: Any = None) -> None:
+        """Start an episode on ``env`` (a gymnasium env, wrapped or not, or a one-env VecEnv).
+
+        :raises ValueError: when the agent needs ``action_mode="weights"`` and the env is in mask mode.
+        """
+        if env is not None:
+            base = getattr(env, "envs", [env])[0].unwrapped
+            if self.action_mode == "weights" and base.action_mode != "weights":
+                raise ValueError(f"{type(self).__name__} sets per-sample loss weights: build the env with "
+                                 f"action_mode='weights', e.g. gym.make(env_id, action_mode='weights'); "
+                                 f"this env has action_mode={base.action_mode!r}")
+            self.env, self.n, self.epochs = base, int(base.n), int(base.epochs)
+            self.rng = _jumped_copy(base.np_random)
+        elif self.rng is None:
+            self.rng = np.random.default_rng(self.seed)
+        self.start_episode()
+
+    def predict(self, obs: dict[str, np.ndarray], state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, Any]:
+        """Action for observation ``obs``, batched (leading dim 1, as from a VecEnv) or not.
+
+        ``state``, ``episode_start`` and ``deterministic`` are accepted for SB3 compatibility;
+        ``state`` is passed through.
+
+        :return: ``(action, state)``, the action batched like ``obs``.
+        """
+        samples, progress = np.asarray(obs["samples"]), np.asarray(obs["progress"])
+        batched = samples.ndim == 3
+        if batched:
+            if samples.shape[0] != 1:
+                raise ValueError(f"agents keep per-episode state for one env; got a batch of "
+                                 f"{samples.shape[0]} observations (use a VecEnv with one env)")
+            samples, progress = samples[0], progress[0]
+        n = samples.shape[0]
+        if self.n is not None and self.n != n and self.env is not None:
+            raise ValueError(f"observation has {n} samples but reset() saw an env with {self.n}")
+        if self.rng is None:
+            self.rng = np.random.default_rng(self.seed)
+        if self.n != n or progress[EPOCH_FRAC] == 0:
+            self.n = n
+            self.start_episode()
+        action = self.act(samples, progress)
+        return (action[None] if batched else action), state
+
+    def observe(self, obs: dict[str, np.ndarray], reward: float, terminated: bool, truncated: bool,
+                info: dict[str, Any]) -> None:
+        """Feedback after a step (no-op by default)."""
+
+    def start_episode(self) -> None:
+        """Clear per-episode state (no-op by default); ``self.n`` and ``self.rng`` are set."""
+
+    def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
+        """The action for one unbatched observation.
+
+        :param samples: ``(N, F)`` per-sample features (columns named in ``dataselect_env.stats``).
+        :param progress: ``(G,)`` progress features.
+        :return: an ``(N,)`` int8 mask, or float32 loss weights when ``action_mode == "weights"``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement act(samples, progress)")
+
+
+def check_keep(keep: float) -> float:
+    """Validate a keep fraction: a number in (0, 1]."""
+    if isinstance(keep, bool) or not isinstance(keep, (int, float, np.floating, np.integer)) or not 0 < keep <= 1:
+        raise ValueError(f"keep must be a fraction of the samples in (0, 1], got {keep!r}")
+    return float(keep)
+
+
+def check_fraction(name: str, value: float, high_open: bool = False) -> float:
+    """Validate a probability-like parameter in [0, 1] (or [0, 1) with ``high_open``)."""
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool) \
+        and 0 <= value and (value < 1 if high_open else value <= 1)
+    if not ok:
+        raise ValueError(f"{name} must be in [0, {'1)' if high_open else '1]'}, got {value!r}")
+    return float(value)
+
+
+def keep_count(keep: float, n: int) -> int:
+    """Samples kept per epoch: exactly ``round(keep * n)``."""
+    return round(keep * n)
+
+
+def top_k_mask(score: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """int8 mask of the ``k`` highest scores, ties broken uniformly at random."""
+    mask = np.zeros(len(score), dtype=np.int8)
+    if k > 0:
+        perm = rng.permutation(len(score))
+        mask[perm[np.argpartition(-score[perm], k - 1)[:k]]] = 1
+    return mask
+
+
+def random_mask(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """int8 mask of ``k`` of ``n`` samples drawn uniformly without replacement."""
+    mask = np.zeros(n, dtype=np.int8)
+    mask[rng.choice(n, k, replace=False)] = 1
+    return mask
+
+
+def _jumped_copy(rng: np.random.Generator) -> np.random.Generator:
+    """An independent generator derived from ``rng`` without advancing it."""
+    bit_generator = rng.bit_generator
+    if hasattr(bit_generator, "jumped"):
+        return np.random.Generator(bit_generator.jumped())
+    return np.random.default_rng(int(rng.integers(2**63)))
