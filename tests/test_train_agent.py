@@ -1,0 +1,244 @@
+"""The benchmark harness (`train_agent.py`): a small bench on DataSelect/Synthetic-v0, as a user runs it.
+
+3 agents (full, random, ucb), keeps 0.3 and 0.5, seeds 0 and 1, 3 epochs: 14 episodes with the
+compute-matched `full@k` baselines. The bench runs once per session (fixture) and the other
+tests compare against it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import dataselect_bench  # noqa: E402
+import train_agent  # noqa: E402
+from train_agent import BenchArgs, bench, plan  # noqa: E402
+
+ENV = "DataSelect/Synthetic-v0"
+MATRIX = dict(env=ENV, agents=("full", "random", "ucb"), keep=(0.3, 0.5), seeds=(0, 1), epochs=3, quiet=True)
+N_EPISODES = 2 + 2 * 2 + 2 * 2 * 2  # full, full@k, random and ucb at each keep; 2 seeds each
+FILES = ("results.jsonl", "summary.csv", "summary.md", "pareto.png", "curves.png")
+
+
+def accuracies(directory: Path) -> dict[str, float]:
+    """Test accuracy of each episode id in DIR/results.jsonl."""
+    return {r["id"]: r["test_accuracy"] for r in dataselect_bench.read_results(directory)}
+
+
+def cli(*args: str, **kwargs) -> subprocess.Popen:
+    """Start ``python train_agent.py ARGS`` in the repository."""
+    return subprocess.Popen([sys.executable, str(REPO / "train_agent.py"), *args], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def bench_dir(tmp_path_factory) -> Path:
+    """A finished in-process bench of the 14-episode matrix."""
+    out = tmp_path_factory.mktemp("bench")
+    assert bench(BenchArgs(**MATRIX, out=str(out))) == 0
+    return out
+
+
+def test_bench_writes_every_file_with_the_compute_matched_baseline(bench_dir):
+    for name in FILES:
+        assert (bench_dir / name).stat().st_size > 0, name
+    rows = dataselect_bench.read_results(bench_dir)
+    assert len(rows) == N_EPISODES == len({r["id"] for r in rows})
+    labels = {(r["agent"], r["keep"]) for r in rows}
+    assert labels == {("full", None), ("full@0.3", 0.3), ("full@0.5", 0.5), ("random", 0.3), ("random", 0.5),
+                      ("ucb", 0.3), ("ucb", 0.5)}
+    for r in rows:
+        assert {"env", "env_kwargs", "agent_kwargs", "seed", "test_accuracy", "compute", "flops", "wall_time",
+                "version", "git_commit", "device"} <= set(r)
+        assert set(r["curve"]) >= {"val_accuracy", "compute", "keep_fraction", "wall_time"}
+        assert len(r["curve"]["val_accuracy"]) == r["epochs"] + 1
+        if r["agent"].startswith("full@"):  # all data for round(k*E) epochs: same sample-passes as keep k
+            assert r["epochs"] == r["env_kwargs"]["epochs"] == round(r["keep"] * 3) == r["compute"]
+    table = (bench_dir / "summary.md").read_text()
+    assert "Δ vs full@k" in table and "| ucb | 0.3 | 2 |" in table and "| full@0.5 | 0.5 | 2 |" in table
+    summary = {(s["agent"], s["keep"]): s for s in dataselect_bench.summarize(rows)}
+    assert summary[("random", 0.5)]["delta_vs"] == "full@0.5"
+    assert summary[("random", 0.5)]["speedup_compute"] == pytest.approx(2.0)
+    full = [r["test_accuracy"] for r in rows if r["agent"] == "full"]
+    assert summary[("full", None)]["test_acc_mean"] == pytest.approx(100 * sum(full) / 2)
+
+
+def test_rerun_runs_nothing_new(bench_dir, monkeypatch, capsys):
+    before = (bench_dir / "results.jsonl").read_bytes()
+    monkeypatch.setattr(train_agent, "run_episode", lambda *a, **k: pytest.fail("ran an episode again"))
+    assert bench(BenchArgs(**MATRIX, out=str(bench_dir))) == 0
+    assert "14 already in" in capsys.readouterr().out
+    assert (bench_dir / "results.jsonl").read_bytes() == before
+
+
+def test_kill_mid_run_then_rerun_has_every_episode_exactly_once(tmp_path, bench_dir, capsys):
+    args = ["bench", "--env", ENV, "--agents", "full,random,ucb", "--keep", "0.3,0.5", "--seeds", "0,1",
+            "--epochs", "3", "--out", str(tmp_path), "--quiet"]
+    proc, results = cli(*args), tmp_path / "results.jsonl"
+    deadline = time.time() + 60
+    while not (results.exists() and results.read_text().count("\n") >= 1) and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = results.read_text().count("\n")
+    assert 1 <= written < N_EPISODES, "the kill should land mid-run"
+    with open(results, "a") as f:  # as if killed while writing a row
+        f.write('{"id": "0123456789abcdef", "test_acc')
+    assert len(dataselect_bench.read_results(tmp_path)) == written  # the partial line is ignored
+    assert bench(BenchArgs(**MATRIX, out=str(tmp_path))) == 0  # the same command again
+    assert f"{written} already in" in capsys.readouterr().out
+    ids = [json.loads(line)["id"] for line in results.read_text().splitlines()]
+    assert len(ids) == N_EPISODES and set(ids) == {ep.id for ep in plan(BenchArgs(**MATRIX))}
+    assert accuracies(tmp_path) == accuracies(bench_dir)
+
+
+def test_workers_2_give_the_same_results_as_workers_1(tmp_path, bench_dir):
+    assert bench(BenchArgs(**MATRIX, out=str(tmp_path), workers=2)) == 0
+    assert accuracies(tmp_path) == accuracies(bench_dir)
+    assert {r["torch_threads"] for r in dataselect_bench.read_results(tmp_path)} == {1}
+
+
+def test_ray_local_cluster_writes_the_same_results(tmp_path, bench_dir):
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'dataselect[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        assert bench(BenchArgs(**{**MATRIX, "agents": ("full", "random"), "keep": (0.5,)},
+                               out=str(tmp_path), ray="")) == 0
+    finally:
+        ray.shutdown()
+    for name in FILES:
+        assert (tmp_path / name).exists(), name
+    got, ref = accuracies(tmp_path), accuracies(bench_dir)
+    assert len(got) == 6 and got == {i: ref[i] for i in got}
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(agents=("full", "nope")), "available: full, random"),
+    (dict(keep=(0.0, 0.5)), "(0, 1]"),
+    (dict(keep=(1.5,)), "(0, 1]"),
+    (dict(env_kwargs={"lrate": 0.1}), "valid: augment, batch_size"),
+    (dict(env_kwargs={"action_mode": "weights"}), "set per agent"),
+    (dict(env="DataSelect/Nope-v0"), "DataSelect/Synthetic-v0"),
+    (dict(agent_kwargs={"ucb": {"c": -1.0}}), "c (exploration weight) must be >= 0"),
+    (dict(agent_kwargs={"ucb": {"cc": 1.0}}), "unexpected keyword argument 'cc'"),
+    (dict(agent_kwargs={"el2n": {"score_epochs": 1}}), "not in --agents"),
+    (dict(agent_kwargs={"ucb": {"keep": 0.3}}), "with --keep"),
+])
+def test_bad_arguments_fail_before_training_with_the_choices(change, message, tmp_path, monkeypatch, capsys):
+    args = BenchArgs(**{**MATRIX, **change}, out=str(tmp_path / "out"))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plan(args)
+    monkeypatch.setattr(train_agent, "run_episode", lambda *a, **k: pytest.fail("training started"))
+    assert bench(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_reports_a_bad_keep_and_writes_nothing(tmp_path):
+    proc = cli("bench", "--env", ENV, "--agents", "full,ucb", "--keep", "0.5,2", "--out", str(tmp_path / "o"))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "--keep values must be in (0, 1], got 2.0" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_kwargs_parsing():
+    assert train_agent.parse_kv(["epochs=3", "lr=0.05", "augment=false", "compute_budget=None", "device=cpu",
+                                 'synthetic={"label_noise": 0.4}'], "--env-kwargs") == \
+        {"epochs": 3, "lr": 0.05, "augment": False, "compute_budget": None, "device": "cpu",
+         "synthetic": {"label_noise": 0.4}}
+    assert train_agent.parse_agent_kwargs(["ucb.c=0.5", "my_agents.py:Mine.eps=0.1", "ucb.seed=3"]) == \
+        {"ucb": {"c": 0.5, "seed": 3}, "my_agents.py:Mine": {"eps": 0.1}}
+    with pytest.raises(ValueError, match="agent.key=value"):
+        train_agent.parse_agent_kwargs(["c=0.5"])
+
+
+def test_user_agent_file_and_keepless_agents(tmp_path):
+    agent_file = tmp_path / "my_agent.py"
+    agent_file.write_text(
+        "import numpy as np\nfrom agents import Agent\nfrom dataselect_env import EMA_LOSS\n\n"
+        "class FirstHalf(Agent):\n    '''Always the first half of the samples (no keep parameter).'''\n\n"
+        "    def act(self, samples, progress):\n"
+        "        return (np.arange(self.n) < self.n // 2).astype(np.int8)\n")
+    spec = f"{agent_file}:FirstHalf"
+    out = tmp_path / "out"
+    assert bench(BenchArgs(env=ENV, agents=(spec, "infobatch"), keep=(0.5,), seeds=(0,), epochs=2,
+                           out=str(out), quiet=True)) == 0
+    rows = {r["agent"]: r for r in dataselect_bench.read_results(out)}
+    assert rows[spec]["keep"] is None and rows[spec]["compute"] == pytest.approx(1.0)
+    assert rows["infobatch"]["env_kwargs"]["action_mode"] == "weights"  # built from the agent's action_mode
+    summary = {s["agent"]: s for s in dataselect_bench.summarize(list(rows.values()))}
+    assert summary[spec]["delta_vs"] == "full@0.5"  # keep-less: the full@k nearest its compute
+
+
+def test_report_without_matplotlib_writes_the_rest(tmp_path, bench_dir, monkeypatch, capsys):
+    (tmp_path / "results.jsonl").write_bytes((bench_dir / "results.jsonl").read_bytes())
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert train_agent.main(["report", str(tmp_path)]) == 0
+    assert "matplotlib is not installed" in capsys.readouterr().out
+    assert (tmp_path / "summary.md").read_text() == (bench_dir / "summary.md").read_text()
+    assert (tmp_path / "summary.csv").exists() and not (tmp_path / "pareto.png").exists()
+
+
+def test_main_job_defaults_pick_the_net_for_the_machine(monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = train_agent.defaults_for_machine(BenchArgs())
+    assert args.env == "DataSelect/CIFAR10-v0" and args.env_kwargs["model"] == "small"
+    episodes = plan(args)  # validates without loading any data
+    assert {e.agent for e in episodes} >= {"full", "full@0.3", "full@0.5", "random", "epsilon_greedy", "ucb",
+                                           "infobatch", "el2n", "forgetting"}
+    assert len(episodes) == 3 * (1 + 2 + 5 * 2 + 1)  # infobatch has no keep: once per seed
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "a GPU")
+    assert train_agent.defaults_for_machine(BenchArgs()).env_kwargs["model"] == "fast"
+
+
+def test_train_subcommand_delegates_or_says_what_is_missing(monkeypatch, capsys, tmp_path):
+    import agents
+    fake = types.ModuleType("agents.sb3_train")
+    fake.add_train_arguments = lambda parser: parser.add_argument("--timesteps", type=int)
+    fake.train = lambda args: tmp_path / f"model-{args.timesteps}"
+    monkeypatch.setitem(sys.modules, "agents.sb3_train", fake)
+    monkeypatch.setattr(agents, "sb3_train", fake, raising=False)
+    assert train_agent.main(["train", "--timesteps", "7"]) == 0
+    assert f"sb3:{tmp_path / 'model-7'}" in capsys.readouterr().out
+    monkeypatch.setitem(sys.modules, "agents.sb3_train", None)
+    monkeypatch.delattr(agents, "sb3_train")
+    assert train_agent.main(["train"]) == 2
+    assert "agents/sb3_train.py" in capsys.readouterr().err
+
+
+def test_sb3_policy_trained_by_train_is_benchmarked_like_any_agent(tmp_path):
+    pytest.importorskip("stable_baselines3", reason="stable-baselines3 is not installed (pip install 'dataselect[sb3]')")
+    model = tmp_path / "ppo"
+    assert train_agent.main(["train", "--algo", "ppo", "--interface", "bins", "--keep", "0.5", "--timesteps", "8",
+                             "--env-kwargs", "epochs=2", "--out", str(model), "--no-progress-bar"]) == 0
+    spec, out = f"sb3:{model}", tmp_path / "bench"
+    assert bench(BenchArgs(env=ENV, agents=("random", spec), keep=(0.5,), seeds=(0,), epochs=2, out=str(out),
+                           quiet=True)) == 0
+    rows = {r["agent"]: r for r in dataselect_bench.read_results(out)}
+    assert rows[spec]["keep"] == 0.5 and rows[spec]["curve"]["keep_fraction"][1:] == [0.5, 0.5]
+    own = plan(BenchArgs(env=ENV, agents=(spec,), keep=(0.3, 0.5), seeds=(0,), epochs=2,
+                         agent_kwargs={spec: {"keep": None}}))  # the policy chooses its fraction: one run
+    assert [e.keep for e in own if e.agent == spec] == [None]
+
+
+@pytest.mark.cifar
+def test_main_job_smoke_on_cifar(cifar_archive, tmp_path):
+    out = tmp_path / "cifar"
+    assert bench(BenchArgs(agents=("random",), keep=(0.5,), seeds=(0,), epochs=2, out=str(out), quiet=True,
+                           env_kwargs={"data_root": str(cifar_archive), "train_subset": 500,
+                                       "val_size": 500})) == 0
+    rows = dataselect_bench.read_results(out)
+    assert {r["agent"] for r in rows} == {"full", "full@0.5", "random"} and rows[0]["model"] in ("small", "fast")
