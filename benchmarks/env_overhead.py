@@ -101,7 +101,7 @@ def main() -> None:
     splits = load("cifar10", args.data_root)
     default_precision = gym.make("DataSelect/CIFAR10-v0", data_root=args.data_root, device="cpu").unwrapped.precision
     rates: dict[str, list[float]] = {"bare_fp32": [], "env_fp32": [], f"env_{default_precision}": []}
-    for r in range(args.repeats):
+    for r in range(args.repeats):  # interleaved, so drifts in machine load hit all three alike
         rates["bare_fp32"].append(bare_training(splits, args.timing_epochs, seed=r))
         rates["env_fp32"].append(env_episode(args.data_root, "fp32", args.timing_epochs, seed=r)[0])
         rates[f"env_{default_precision}"].append(

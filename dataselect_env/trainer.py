@@ -78,20 +78,20 @@ def lr_factor(progress: float, warmup: float) -> float:
 
 
 def random_flip_translate(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
-    """Batched random horizontal flip and random translation by up to ``pad`` pixels."""
+    """Batched random horizontal flip and random translation by up to ``pad`` pixels.
+
+    Reflect-pads by ``pad``, then crops at a random offset per image with two gathers (rows,
+    then columns); the flip is folded into the column index.
+    """
     n, c, h, w = x.shape
     flip = torch.rand(n, device=x.device, generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
-    if pad == 0:
-        return x
-    padded = F.pad(x, (pad,) * 4, mode="reflect")
-    dy = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=gen)
-    dx = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=gen)
-    rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
-    cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
-    batch = torch.arange(n, device=x.device)[:, None, None, None]
-    chan = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, chan, rows, cols]
+    dy = torch.randint(0, 2 * pad + 1, (n, 1, 1, 1), device=x.device, generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1, 1, 1), device=x.device, generator=gen)
+    padded = F.pad(x, (pad,) * 4, mode="reflect") if pad else x
+    rows = (dy + torch.arange(h, device=x.device).view(1, 1, h, 1)).expand(n, c, h, w + 2 * pad)
+    j = torch.arange(w, device=x.device).view(1, 1, 1, w)
+    cols = dx + torch.where(flip.view(n, 1, 1, 1), w - 1 - j, j)
+    return padded.gather(2, rows).gather(3, cols.expand(n, c, h, w))
 
 
 def per_sample_stats(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -126,10 +126,10 @@ class Trainer:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          nesterov=True, weight_decay=cfg.weight_decay)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing, reduction="none")
-        if self.is_image:
+        if self.is_image:  # normalisation as one multiply-add: x * scale + shift
             x = splits.x_train.float()
-            self.mean = x.mean((0, 2, 3), keepdim=True) / 255
-            self.std = x.std((0, 2, 3), keepdim=True) / 255
+            mean, std = x.mean((0, 2, 3), keepdim=True) / 255, x.std((0, 2, 3), keepdim=True) / 255
+            self.scale, self.shift = 1 / (255 * std), -mean / std
 
     def autocast(self) -> torch.autocast:
         """The autocast context for this trainer's precision (disabled for fp32)."""
@@ -139,8 +139,8 @@ class Trainer:
         """uint8 images -> normalised float, channels_last; vectors pass through."""
         if not self.is_image:
             return x
-        x = (x.float() / 255 - self.mean) / self.std
-        return x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last).float()
+        return x.mul_(self.scale).add_(self.shift)
 
     def lr_at(self, progress: float) -> float:
         """Learning rate at schedule progress in [0, 1]."""
@@ -163,6 +163,8 @@ class Trainer:
         x_all = self.splits.x_train[idx]
         if self.is_image and self.cfg.augment:
             x_all = random_flip_translate(x_all, self.cfg.translate, self.gen)
+        if self.is_image:  # one layout change per epoch; batch slices stay channels_last
+            x_all = x_all.contiguous(memory_format=torch.channels_last)
         y_all = self.splits.y_train[idx]
         bs = self.cfg.batch_size
         steps = math.ceil(len(idx) / bs)
