@@ -242,7 +242,8 @@ def plan(args: BenchArgs) -> list[Episode]:
                       for k in keeps if round_half_up(k * epochs) < epochs]
         episodes += [Episode(args.env, ekw, label, build, {**kwargs, "keep": k} if has_keep else kwargs, k, s, epochs)
                      for label, k, ekw in cells for s in dict.fromkeys(args.seeds)]
-    return episodes
+    seed_rank = {s: i for i, s in enumerate(dict.fromkeys(args.seeds))}
+    return sorted(episodes, key=lambda ep: seed_rank[ep.seed])  # seed by seed: a partial run covers every agent
 
 
 def _absolute_spec(spec: str) -> str:

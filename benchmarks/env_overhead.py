@@ -95,17 +95,19 @@ def main() -> None:
     p.add_argument("--data-root", default="../shared/data/cifar10-jpeg.tar.gz")
     p.add_argument("--timing-epochs", type=int, default=1)
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--seeds", type=int, default=2, help="10-epoch episodes per precision")
+    p.add_argument("--seeds", type=int, default=2, help="10-epoch episodes per precision (0: timing only)")
     p.add_argument("--out", default="benchmarks/results/env_overhead.md")
     args = p.parse_args()
     splits = load("cifar10", args.data_root)
     default_precision = gym.make("DataSelect/CIFAR10-v0", data_root=args.data_root, device="cpu").unwrapped.precision
     rates: dict[str, list[float]] = {"bare_fp32": [], "env_fp32": [], f"env_{default_precision}": []}
-    for r in range(args.repeats):  # interleaved, so drifts in machine load hit all three alike
-        rates["bare_fp32"].append(bare_training(splits, args.timing_epochs, seed=r))
-        rates["env_fp32"].append(env_episode(args.data_root, "fp32", args.timing_epochs, seed=r)[0])
-        rates[f"env_{default_precision}"].append(
-            env_episode(args.data_root, default_precision, args.timing_epochs, seed=r)[0])
+    runs = {"bare_fp32": lambda r: bare_training(splits, args.timing_epochs, seed=r),
+            "env_fp32": lambda r: env_episode(args.data_root, "fp32", args.timing_epochs, seed=r)[0],
+            f"env_{default_precision}": lambda r: env_episode(args.data_root, default_precision,
+                                                              args.timing_epochs, seed=r)[0]}
+    for r in range(args.repeats):  # interleaved, order reversed every other repeat: drifts in load hit all alike
+        for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+            rates[name].append(runs[name](r))
         print({k: round(v[-1]) for k, v in rates.items()}, flush=True)
     med = {k: statistics.median(v) for k, v in rates.items()}
     overhead = med["bare_fp32"] / med["env_fp32"]
@@ -125,8 +127,8 @@ def main() -> None:
         f"({torch.get_num_threads()} torch threads), torch {torch.__version__}, commit {commit}, "
         f"CIFAR-10 (JPEG copy), `small` net, batch 256, 45,000 training images.",
         "",
-        f"Timing: median of {args.repeats} interleaved repeats of {args.timing_epochs} epoch(s) each "
-        "(all include the per-epoch validation pass).",
+        f"Timing: median of {args.repeats} interleaved repeats of {args.timing_epochs} epoch(s) each, the order "
+        "reversed every other repeat (all include the per-epoch validation pass).",
         "",
         "| run | images/s (median) | all repeats |",
         "|---|---|---|",
