@@ -136,7 +136,7 @@ class DataSelectEnv(gym.Env):
     - v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
     def __init__(self, dataset: str = "cifar10", data_root: str | None = None, download: bool = True,
                  epochs: int = 10, model: str = "small", batch_size: int = 256, lr: float = 0.2,

@@ -1,0 +1,114 @@
+"""A trained Stable-Baselines3 policy as a controller: ``SB3Agent.load("models/NAME")``.
+
+The agent reads what ``agents.sb3_train`` saved in the model directory (``model.zip``, the
+``VecNormalize`` statistics, ``interface.json``), applies the training interface's transform to
+each raw observation and maps the policy's action back to a mask, so the benchmark runs it
+exactly like ``ucb`` or ``random``, on an env of any size N.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch as th
+from stable_baselines3 import A2C, PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from dataselect_env.wrappers import make_transform, top_k_mask
+
+from .base import Agent, check_keep, keep_count
+
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC, "td3": TD3}
+INTERFACES = ("bins", "linear", "set")
+MODEL_FILE, VECNORM_FILE, META_FILE = "model.zip", "vecnormalize.pkl", "interface.json"
+
+
+class SB3Agent(Agent):
+    """A policy trained by ``python train_agent.py train``, called like any controller.
+
+    - ``bins`` / ``linear`` (``dataselect_env.wrappers``): the raw observation goes through the
+      same transform as in training, the policy acts, the transform maps its action to a mask.
+    - ``set`` (``agents.sb3_policies.DeepSetsPolicy``): one Bernoulli logit per sample; the
+      mask keeps the samples with ``p > 0.5`` (deterministic) or a draw of each Bernoulli.
+
+    With ``keep`` given, exactly ``round(keep * N)`` samples are kept whatever the policy asks
+    (``bins``: the budget per bin is rescaled; ``linear``: top-k scores; ``set``: top-k
+    logits), so the benchmark compares agents at the same keep fraction. Reward normalization
+    (``VecNormalize``) only shapes training; its saved statistics are loaded and, if the
+    observation was normalized too, applied to it.
+
+    :param path: model directory written by ``agents.sb3_train.train``.
+    :param keep: kept fraction in (0, 1], or ``None`` for the fraction the policy was trained at
+        (``set``, and ``bins`` trained without ``--keep``: the policy chooses it).
+    :param deterministic: act with the policy's mode (``predict(..., deterministic=True)`` also does).
+    :param device: torch device of the policy.
+    :param seed: generator seed when ``reset(env)`` is not called (draws within bins, ties).
+    """
+
+    def __init__(self, path: str | Path, keep: float | None = None, deterministic: bool = True,
+                 device: str = "cpu", seed: int = 0) -> None:
+        super().__init__(seed)
+        self.path = Path(path)
+        meta_path = self.path / META_FILE
+        if not meta_path.is_file():
+            raise ValueError(f"{self.path} is not a model directory of agents.sb3_train (no {META_FILE}); "
+                             f"train one with: python train_agent.py train --out {self.path}")
+        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
+        self.interface, self.algo = self.meta["interface"], self.meta["algo"]
+        self.keep = None if keep is None else check_keep(keep)
+        self.deterministic = deterministic
+        self._act_deterministic = deterministic
+        self.model = ALGOS[self.algo].load(self.path / MODEL_FILE, device=device)
+        self.vec_normalize = _load_vecnormalize(self.path / VECNORM_FILE)
+        self.transform = None if self.interface == "set" else \
+            make_transform(self.interface, self.meta.get("keep"), self.meta.get("bins", 8))
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: Any) -> SB3Agent:
+        """The agent saved in ``path`` (SB3's verb); ``kwargs`` as in the constructor.
+
+        :param path: model directory written by ``agents.sb3_train.train``.
+        """
+        return cls(path=path, **kwargs)
+
+    def predict(self, obs: dict[str, np.ndarray], state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, Any]:
+        """Mask for a raw observation; ``deterministic=True`` or the constructor's flag picks the mode."""
+        self._act_deterministic = deterministic or self.deterministic
+        return super().predict(obs, state, episode_start, deterministic)
+
+    def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
+        """The ``(N,)`` int8 mask the policy chooses for one raw observation."""
+        obs = {"samples": samples, "progress": progress}
+        if self.transform is None:
+            return self._act_set(obs)
+        x = self.transform.observation(obs)
+        if self.vec_normalize is not None and self.vec_normalize.norm_obs:
+            x = self.vec_normalize.normalize_obs(x)
+        action, _ = self.model.predict(x, deterministic=self._act_deterministic)
+        return self.transform.action_to_mask(action, obs, self.rng, keep=self.keep)
+
+    def _act_set(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        policy = self.model.policy
+        with th.no_grad():
+            tensors = {k: th.as_tensor(v, device=policy.device)[None] for k, v in obs.items()}
+            logits = policy.logits_and_values(tensors)[0][0].cpu().numpy()
+        if self.keep is not None:
+            return top_k_mask(logits, keep_count(self.keep, len(logits)), self.rng)
+        if self._act_deterministic:
+            return (logits > 0).astype(np.int8)
+        return (self.rng.random(len(logits)) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int8)
+
+
+def _load_vecnormalize(path: Path) -> Any:
+    """The saved ``VecNormalize`` (statistics only: it is pickled without its env), or None."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as f:
+        vec_normalize = pickle.load(f)
+    vec_normalize.training = False
+    return vec_normalize

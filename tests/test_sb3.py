@@ -1,0 +1,194 @@
+"""SB3 policies as a user meets them: wrap, check, train, save, load, act on another N, learn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("stable_baselines3")
+
+import agents  # noqa: E402
+import dataselect_env  # noqa: E402, F401
+from agents.sb3_policies import DeepSetsPolicy  # noqa: E402
+from agents.sb3_train import SB3TrainArgs, add_train_arguments, parse_kv, train  # noqa: E402
+from dataselect_env import EMA_LOSS, LAST_LOSS, SAMPLE_FEATURES  # noqa: E402
+from dataselect_env.wrappers import (LinearScore, LinearScoreTransform, LossBins,  # noqa: E402
+                                     LossBinsTransform, allocate)
+
+SYN = "DataSelect/Synthetic-v0"
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = {"epochs": 4, "synthetic": {"n_train": 1100}}  # 600 training samples after the 500 val split
+OTHER_N = {"epochs": 3, "synthetic": {"n_train": 800}}  # 300 training samples
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch thread: on a small shared CPU, two threads' OpenMP waits make epochs ~10x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def hand_obs(ema_loss: np.ndarray) -> dict[str, np.ndarray]:
+    """A raw observation whose only varying feature is the EMA loss (and the last loss)."""
+    samples = np.zeros((len(ema_loss), len(SAMPLE_FEATURES)), dtype=np.float32)
+    samples[:, EMA_LOSS] = samples[:, LAST_LOSS] = ema_loss
+    return {"samples": samples, "progress": np.zeros(8, dtype=np.float32)}
+
+
+def run_agent(agent: agents.Agent, env: gym.Env, seed: int) -> dict:
+    """One episode of ``agent`` on ``env``; the last ``info``."""
+    obs, info = env.reset(seed=seed)
+    agent.reset(env)
+    done = False
+    while not done:
+        action, _ = agent.predict(obs, deterministic=True)
+        obs, reward, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+    return info
+
+
+# ---- wrappers ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("wrap", [lambda e: LossBins(e, keep=0.3), lambda e: LossBins(e),
+                                  lambda e: LinearScore(e, keep=0.3)], ids=["bins", "bins-auto", "linear"])
+def test_wrappers_pass_both_checkers_with_spaces_independent_of_n(wrap):
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = wrap(gym.make(SYN, epochs=2, clock=lambda: 0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sb3_check_env(env)
+        check_env(env)
+    other = wrap(gym.make(SYN, **OTHER_N))
+    assert env.observation_space == other.observation_space and env.action_space == other.action_space
+    assert env.unwrapped.n != other.unwrapped.n
+
+
+def test_allocate_fills_capped_bins_and_passes_the_overflow_on():
+    assert allocate(np.array([10.0, 1, 1, 1]), np.array([5, 5, 5, 5]), 12).tolist() == [5, 3, 2, 2]
+    assert allocate(np.array([1.0, 1, 1]), np.array([2, 10, 10]), 12).tolist() == [2, 5, 5]
+    counts = allocate(np.exp(np.random.default_rng(0).normal(size=8)), np.full(8, 13), 100)
+    assert counts.sum() == 100 and (counts <= 13).all()
+
+
+def test_loss_bins_spends_the_budget_on_the_bins_the_action_favours():
+    obs = hand_obs(np.linspace(0.0, 3.0, 1000, dtype=np.float32))
+    t = LossBinsTransform(bins=4, keep=0.2)
+    low_first = np.array([1.0, -1.0, -1.0, -1.0])
+    mask = t.action_to_mask(low_first, obs, np.random.default_rng(0))
+    assert mask.dtype == np.int8 and mask.sum() == 200
+    assert obs["samples"][mask == 1, EMA_LOSS].max() < 0.75  # all from the lowest-loss quarter
+    summary = t.observation(obs)
+    assert summary.shape == t.observation_space.shape
+    bin_means = summary[8:].reshape(4, len(SAMPLE_FEATURES))[:, EMA_LOSS]
+    assert np.all(np.diff(bin_means) > 0)  # bins ordered by loss
+    auto = LossBinsTransform(bins=4, keep=None)
+    assert auto.action_to_mask(np.r_[low_first, -1.0], obs, np.random.default_rng(0)).sum() == 50  # min_keep
+    assert auto.action_to_mask(np.r_[low_first, 1.0], obs, np.random.default_rng(0)).sum() == 1000
+
+
+def test_linear_score_keeps_the_top_k_of_the_weighted_features():
+    obs = hand_obs(np.random.default_rng(1).permutation(500).astype(np.float32))
+    t = LinearScoreTransform(keep=0.3)
+    w = np.zeros(len(SAMPLE_FEATURES))
+    w[EMA_LOSS] = -1.0
+    mask = t.action_to_mask(w, obs, np.random.default_rng(0))
+    assert mask.sum() == 150
+    assert set(np.flatnonzero(mask)) == set(np.argsort(obs["samples"][:, EMA_LOSS])[:150])
+    tied = hand_obs(np.ones(500, dtype=np.float32))  # first epoch: every row equal, ties at random
+    picks = [np.flatnonzero(t.action_to_mask(w, tied, np.random.default_rng(s))) for s in range(2)]
+    assert not np.array_equal(picks[0], picks[1]) and picks[0].max() > 150
+
+
+# ---- the per-sample policy ---------------------------------------------------------------------
+
+def test_deepsets_policy_has_n_independent_parameters_and_one_logit_per_sample():
+    from stable_baselines3 import PPO
+
+    models = [PPO(DeepSetsPolicy, gym.make(SYN, **kw), n_steps=4, batch_size=4, device="cpu")
+              for kw in (SMALL, OTHER_N)]
+    sizes = [sum(p.numel() for p in m.policy.parameters()) for m in models]
+    assert sizes[0] == sizes[1] < 40_000
+    obs = {"samples": torch.rand(2, 77, len(SAMPLE_FEATURES)), "progress": torch.rand(2, 8)}
+    logits, values = models[0].policy.logits_and_values(obs)
+    assert logits.shape == (2, 77) and values.shape == (2, 1)
+    actions, _, log_prob = models[0].policy(obs)
+    assert actions.dtype == torch.int8 and log_prob.shape == (2,)
+
+
+# ---- train, save, load, act on another N -------------------------------------------------------
+
+@pytest.mark.parametrize("algo,interface,steps", [("ppo", "bins", 200), ("a2c", "linear", 200), ("ppo", "set", 200),
+                                                  ("sac", "bins", 24), ("td3", "linear", 24)])
+def test_each_interface_trains_saves_loads_and_acts_on_another_n(tmp_path, algo, interface, steps):
+    keep = None if interface == "set" else 0.3
+    out = train(SB3TrainArgs(algo=algo, interface=interface, keep=keep, timesteps=steps, out=tmp_path / "m",
+                             env_kwargs=SMALL, progress_bar=False, checkpoints=2))
+    meta = json.loads((out / "interface.json").read_text())
+    assert meta["env_steps"] >= steps and meta["n_train"] == 600 and (out / "vecnormalize.pkl").is_file()
+    assert any((out / "checkpoints").glob("model_*_steps.zip"))
+    agent = agents.make("sb3", path=out)
+    env = gym.make(SYN, **OTHER_N)
+    info = run_agent(agent, env, seed=3)
+    assert info["epoch"] == 3 and 0 < info["test_accuracy"] <= 1
+    if keep is not None:
+        assert info["samples_trained"] == 3 * round(0.3 * 300)
+    at_half = agents.SB3Agent.load(out, keep=0.5)
+    obs, _ = env.reset(seed=0)
+    at_half.reset(env)
+    assert at_half.predict(obs)[0].sum() == 150
+
+
+def test_train_command_line_arguments_and_errors(tmp_path):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    ns = parser.parse_args(["--interface", "linear", "--keep", "0.3", "--env-kwargs", "epochs=4",
+                            'synthetic={"label_noise": 0.4}', "--out", str(tmp_path)])
+    assert parse_kv(ns.env_kwargs) == {"epochs": 4, "synthetic": {"label_noise": 0.4}}
+    with pytest.raises(ValueError, match="--keep"):
+        train(SB3TrainArgs(interface="linear", keep=None))
+    with pytest.raises(ValueError, match="ppo or a2c"):
+        train(SB3TrainArgs(algo="sac", interface="set"))
+    with pytest.raises(ValueError, match="not a model directory"):
+        agents.make("sb3", path=tmp_path)
+
+
+@pytest.mark.cifar
+@pytest.mark.parametrize("interface", ["bins", "linear", "set"])
+def test_each_interface_trains_on_the_proxy_and_acts_on_another_n(tmp_path, cifar_archive, interface):
+    proxy = {"data_root": str(cifar_archive), "train_subset": 500, "val_size": 500, "epochs": 2}
+    out = train(SB3TrainArgs(env="DataSelect/CIFAR10Proxy-v0", interface=interface, keep=0.3, timesteps=2,
+                             n_steps=2, out=tmp_path / "m", env_kwargs=proxy, progress_bar=False))  # one episode
+    env = gym.make("DataSelect/CIFAR10Proxy-v0", **{**proxy, "train_subset": 300})
+    info = run_agent(agents.make("sb3", path=out, keep=0.3), env, seed=0)
+    assert info["samples_trained"] == 2 * 90 and 0 <= info["test_accuracy"] <= 1
+
+
+# ---- learning ----------------------------------------------------------------------------------
+
+def test_policy_trained_by_the_project_command_beats_random_on_noisy_labels(tmp_path):
+    """40% mislabeled samples, keep 0.3: PPO on LossBins (300 env steps) vs random, 5 seeds."""
+    noisy = {"synthetic": {"label_noise": 0.4}}
+    cmd = [sys.executable, "train_agent.py", "train", "--algo", "ppo", "--env", SYN, "--interface", "bins",
+           "--keep", "0.3", "--timesteps", "300", "--seed", "0", "--out", str(tmp_path / "ppo"),
+           "--no-progress-bar", "--threads", "1", "--env-kwargs", "synthetic=" + json.dumps(noisy["synthetic"])]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+    env = gym.make(SYN, **noisy)
+    seeds = range(100, 105)
+    policy = [run_agent(agents.make("sb3", path=tmp_path / "ppo"), env, s)["test_accuracy"] for s in seeds]
+    random = [run_agent(agents.make("random", keep=0.3), env, s)["test_accuracy"] for s in seeds]
+    gain = np.mean(policy) - np.mean(random)
+    assert gain > 0.01, f"trained policy {np.mean(policy):.4f} vs random {np.mean(random):.4f}"
