@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-import dataselect_env  # noqa: F401  (registers the ids)
+import dataselect_env  # registers the ids
 from dataselect_env import data, stats
 from dataselect_env.stats import (EMA_LOSS, EPOCHS_SINCE_SELECTED, FORGETTING, LAST_CORRECT,
                                   LAST_LOSS, LAST_MARGIN, LOSS_VAR, SEEN, SELECTED_FRAC)
@@ -168,3 +168,24 @@ def test_augmentation_is_a_flip_and_a_reflect_padded_crop():
         assert crops, f"image {i} is not a (flipped) crop of its padded original"
         kinds |= crops
     assert {f for f, _, _ in kinds} == {0, 1} and len({(dy, dx) for _, dy, dx in kinds}) > 10
+
+
+@pytest.mark.parametrize("env_id", ["DataSelect/CIFAR10-v0", "DataSelect/CIFAR100-v0"])
+def test_cifar_ids_run_an_episode_on_an_image_folder(env_id, tmp_path):
+    root = make_image_folder(tmp_path / "mini")
+    env = gym.make(env_id, data_root=str(root), val_size=6, epochs=2, model="tiny")
+    obs, _ = env.reset(seed=0)
+    done, steps = False, 0
+    while not done:
+        obs, _, done, _, info = env.step(np.ones(30, dtype=np.int8))
+        steps += 1
+    assert steps == 2 and 0 <= info["test_accuracy"] <= 1 and info["compute"] == 2.0
+
+
+@pytest.mark.cifar
+def test_proxy_id_runs_an_episode_on_the_shared_copy(cifar_archive):
+    env = gym.make("DataSelect/CIFAR10Proxy-v0", data_root=str(cifar_archive), epochs=1, device="cpu")
+    obs, _ = env.reset(seed=0)
+    assert obs["samples"].shape == (5000, len(dataselect_env.SAMPLE_FEATURES))
+    obs, _, terminated, _, info = env.step(np.ones(5000, dtype=np.int8))
+    assert terminated and info["samples_trained"] == 5000 and 0 <= info["test_accuracy"] <= 1
