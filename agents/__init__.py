@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .base import Agent, keep_count, random_mask, top_k_mask
+from .base import Agent, keep_count, play_episode, random_mask, top_k_mask
 
 REGISTRY: dict[str, str] = {
     "full": "agents.baselines:Full",
@@ -111,5 +111,5 @@ def _installed(module: str) -> bool:
         return False
 
 
-__all__ = ["Agent", "REGISTRY", "available", "make", "load", "load_class", "keep_count", "random_mask",
+__all__ = ["Agent", "play_episode", "REGISTRY", "available", "make", "load", "load_class", "keep_count", "random_mask",
            "top_k_mask"]

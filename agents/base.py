@@ -151,3 +151,22 @@ def _jumped_copy(rng: np.random.Generator) -> np.random.Generator:
     if hasattr(bit_generator, "jumped"):
         return np.random.Generator(bit_generator.jumped())
     return np.random.default_rng(int(rng.integers(2**63)))
+
+
+def play_episode(agent: Agent, env: Any, seed: int | None = None) -> dict[str, Any]:
+    """Play one episode of ``env`` with ``agent``: reset both, then predict, step and observe to the end.
+
+    :param agent: any controller with the :class:`Agent` interface.
+    :param env: a gymnasium env built in the agent's ``action_mode``.
+    :param seed: passed to ``env.reset(seed=...)``; the agent seeds itself from the env.
+    :return: the last step's ``info`` (``test_accuracy``, ``compute``, ...).
+    """
+    obs, info = env.reset(seed=seed)
+    agent.reset(env)
+    done = False
+    while not done:
+        action, _ = agent.predict(obs, deterministic=True)
+        obs, reward, terminated, truncated, info = env.step(action)
+        agent.observe(obs, reward, terminated, truncated, info)
+        done = terminated or truncated
+    return info

@@ -42,8 +42,8 @@ class SB3Agent(Agent):
     observation was normalized too, applied to it.
 
     :param path: model directory written by ``agents.sb3_train.train``.
-    :param keep: kept fraction in (0, 1], or ``None`` for the fraction the policy was trained at
-        (``set``, and ``bins`` trained without ``--keep``: the policy chooses it).
+    :param keep: kept fraction in (0, 1], or ``None`` for the ``--keep`` of training (``bins``
+        trained without it, and ``set`` without it: the policy chooses the fraction).
     :param deterministic: act with the policy's mode (``predict(..., deterministic=True)`` also does).
     :param device: torch device of the policy.
     :param seed: generator seed when ``reset(env)`` is not called (draws within bins, ties).
@@ -59,7 +59,8 @@ class SB3Agent(Agent):
                              f"train one with: python train_agent.py train --out {self.path}")
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         self.interface, self.algo = self.meta["interface"], self.meta["algo"]
-        self.keep = None if keep is None else check_keep(keep)
+        trained_keep = self.meta.get("keep") if self.interface == "set" else None  # wrappers carry theirs
+        self.keep = trained_keep if keep is None else check_keep(keep)
         self.deterministic = deterministic
         self._act_deterministic = deterministic
         self.model = ALGOS[self.algo].load(self.path / MODEL_FILE, device=device)

@@ -41,14 +41,7 @@ KEEP_AGENTS = ("random", "epsilon_greedy", "ucb", "loss_proportional", "el2n", "
 def run_episode(agent: agents.Agent, seed: int, **env_kwargs: Any) -> dict[str, float]:
     """One episode of ``agent``; returns its final test accuracy (%) and compute (full epochs)."""
     env = gym.make(ENV_ID, **{**ENV_KWARGS, "action_mode": agent.action_mode, **env_kwargs})
-    obs, info = env.reset(seed=seed)
-    agent.reset(env)
-    done = False
-    while not done:
-        action, _ = agent.predict(obs, deterministic=True)
-        obs, reward, terminated, truncated, info = env.step(action)
-        agent.observe(obs, reward, terminated, truncated, info)
-        done = terminated or truncated
+    info = agents.play_episode(agent, env, seed)
     env.close()
     return {"acc": 100 * info["test_accuracy"], "compute": info["compute"]}
 

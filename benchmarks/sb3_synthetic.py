@@ -43,13 +43,7 @@ CONFIGS = ("ppo:bins", "ppo:linear", "ppo:set", "a2c:bins", "a2c:linear", "sac:b
 
 def run_episode(agent: agents.Agent, env: gym.Env, seed: int) -> tuple[float, float]:
     """Test accuracy (%) and mean kept fraction of one episode of ``agent`` on ``env`` seeded with ``seed``."""
-    obs, info = env.reset(seed=seed)
-    agent.reset(env)
-    done = False
-    while not done:
-        action, _ = agent.predict(obs, deterministic=True)
-        obs, reward, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
+    info = agents.play_episode(agent, env, seed)
     return 100.0 * info["test_accuracy"], info["compute"] / env.unwrapped.epochs
 
 

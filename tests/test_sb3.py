@@ -45,18 +45,6 @@ def hand_obs(ema_loss: np.ndarray) -> dict[str, np.ndarray]:
     return {"samples": samples, "progress": np.zeros(8, dtype=np.float32)}
 
 
-def run_agent(agent: agents.Agent, env: gym.Env, seed: int) -> dict:
-    """One episode of ``agent`` on ``env``; the last ``info``."""
-    obs, info = env.reset(seed=seed)
-    agent.reset(env)
-    done = False
-    while not done:
-        action, _ = agent.predict(obs, deterministic=True)
-        obs, reward, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
-    return info
-
-
 # ---- wrappers ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("wrap", [lambda e: LossBins(e, keep=0.3), lambda e: LossBins(e),
@@ -140,7 +128,7 @@ def test_each_interface_trains_saves_loads_and_acts_on_another_n(tmp_path, algo,
     assert any((out / "checkpoints").glob("model_*_steps.zip"))
     agent = agents.make("sb3", path=out)
     env = gym.make(SYN, **OTHER_N)
-    info = run_agent(agent, env, seed=3)
+    info = agents.play_episode(agent, env, seed=3)
     assert info["epoch"] == 3 and 0 < info["test_accuracy"] <= 1
     if keep is not None:
         assert info["samples_trained"] == 3 * round(0.3 * 300)
@@ -173,7 +161,7 @@ def test_each_interface_trains_on_the_proxy_and_acts_on_another_n(tmp_path, cifa
     out = train(SB3TrainArgs(env="DataSelect/CIFAR10Proxy-v0", interface=interface, keep=0.3, timesteps=2,
                              n_steps=2, out=tmp_path / "m", env_kwargs=proxy, progress_bar=False))  # one episode
     env = gym.make("DataSelect/CIFAR10Proxy-v0", **{**proxy, "train_subset": 300})
-    info = run_agent(agents.make("sb3", path=out, keep=0.3), env, seed=0)
+    info = agents.play_episode(agents.make("sb3", path=out, keep=0.3), env, seed=0)
     assert info["samples_trained"] == 2 * 90 and 0 <= info["test_accuracy"] <= 1
 
 
@@ -188,7 +176,7 @@ def test_policy_trained_by_the_project_command_beats_random_on_noisy_labels(tmp_
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
     env = gym.make(SYN, **noisy)
     seeds = range(100, 105)
-    policy = [run_agent(agents.make("sb3", path=tmp_path / "ppo"), env, s)["test_accuracy"] for s in seeds]
-    random = [run_agent(agents.make("random", keep=0.3), env, s)["test_accuracy"] for s in seeds]
+    policy = [agents.play_episode(agents.make("sb3", path=tmp_path / "ppo"), env, s)["test_accuracy"] for s in seeds]
+    random = [agents.play_episode(agents.make("random", keep=0.3), env, s)["test_accuracy"] for s in seeds]
     gain = np.mean(policy) - np.mean(random)
     assert gain > 0.01, f"trained policy {np.mean(policy):.4f} vs random {np.mean(random):.4f}"
