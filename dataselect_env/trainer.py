@@ -77,21 +77,34 @@ def lr_factor(progress: float, warmup: float) -> float:
     return max(0.0, (1.0 - progress) / max(1.0 - warmup, 1e-8))
 
 
-def random_flip_translate(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
-    """Batched random horizontal flip and random translation by up to ``pad`` pixels.
+def random_flip_translate(padded: torch.Tensor, idx: torch.Tensor, pad: int,
+                          gen: torch.Generator) -> torch.Tensor:
+    """Images ``idx`` of a reflect-padded set, each randomly flipped and translated by up to ``pad``.
 
-    Reflect-pads by ``pad``, then crops at a random offset per image with two gathers (rows,
-    then columns); the flip is folded into the column index.
+    ``padded`` holds the images reflect-padded by ``pad`` on each side (:func:`reflect_pad`). Every
+    image is cropped back to the original size at a random offset, and half of them are flipped
+    horizontally. Images are grouped by (offset, flip), at most ``2 * (2 * pad + 1) ** 2`` groups,
+    and each group is one gather of crops: no per-pixel index tensors.
     """
-    n, c, h, w = x.shape
-    flip = torch.rand(n, device=x.device, generator=gen) < 0.5
-    dy = torch.randint(0, 2 * pad + 1, (n, 1, 1, 1), device=x.device, generator=gen)
-    dx = torch.randint(0, 2 * pad + 1, (n, 1, 1, 1), device=x.device, generator=gen)
-    padded = F.pad(x, (pad,) * 4, mode="reflect") if pad else x
-    rows = (dy + torch.arange(h, device=x.device).view(1, 1, h, 1)).expand(n, c, h, w + 2 * pad)
-    j = torch.arange(w, device=x.device).view(1, 1, 1, w)
-    cols = dx + torch.where(flip.view(n, 1, 1, 1), w - 1 - j, j)
-    return padded.gather(2, rows).gather(3, cols.expand(n, c, h, w))
+    n, (c, h, w) = len(idx), (padded.shape[1], padded.shape[2] - 2 * pad, padded.shape[3] - 2 * pad)
+    flip = torch.rand(n, device=padded.device, generator=gen) < 0.5
+    dy = torch.randint(0, 2 * pad + 1, (n,), device=padded.device, generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (n,), device=padded.device, generator=gen)
+    out = padded.new_empty((n, c, h, w))
+    code = (dy * (2 * pad + 1) + dx) * 2 + flip
+    order = code.argsort(stable=True)
+    counts = torch.bincount(code, minlength=2 * (2 * pad + 1) ** 2).tolist()
+    for k, members in enumerate(order.split(counts)):
+        if len(members):
+            (oy, ox), flipped = divmod(k // 2, 2 * pad + 1), k % 2
+            crop = padded[idx[members], :, oy:oy + h, ox:ox + w]
+            out[members] = crop.flip(3) if flipped else crop
+    return out
+
+
+def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """Images reflect-padded by ``pad`` pixels on each side (done once, for :func:`random_flip_translate`)."""
+    return F.pad(x, (pad,) * 4, mode="reflect") if pad else x
 
 
 def per_sample_stats(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -130,17 +143,18 @@ class Trainer:
             x = splits.x_train.float()
             mean, std = x.mean((0, 2, 3), keepdim=True) / 255, x.std((0, 2, 3), keepdim=True) / 255
             self.scale, self.shift = 1 / (255 * std), -mean / std
+        if self.is_image and cfg.augment:  # padded once; each epoch gathers random crops of it
+            self.padded = reflect_pad(splits.x_train, cfg.translate)
 
     def autocast(self) -> torch.autocast:
         """The autocast context for this trainer's precision (disabled for fp32)."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 images -> normalised float, channels_last; vectors pass through."""
+        """uint8 images -> normalised float, channels_last (one multiply, one add); vectors pass through."""
         if not self.is_image:
             return x
-        x = x.contiguous(memory_format=torch.channels_last).float()
-        return x.mul_(self.scale).add_(self.shift)
+        return torch.mul(x, self.scale).add_(self.shift).contiguous(memory_format=torch.channels_last)
 
     def lr_at(self, progress: float) -> float:
         """Learning rate at schedule progress in [0, 1]."""
@@ -160,11 +174,10 @@ class Trainer:
         order = torch.randperm(len(idx), device=self.device, generator=self.gen)
         idx = idx[order]
         weights = weights[order] if weights is not None else None
-        x_all = self.splits.x_train[idx]
         if self.is_image and self.cfg.augment:
-            x_all = random_flip_translate(x_all, self.cfg.translate, self.gen)
-        if self.is_image:  # one layout change per epoch; batch slices stay channels_last
-            x_all = x_all.contiguous(memory_format=torch.channels_last)
+            x_all = random_flip_translate(self.padded, idx, self.cfg.translate, self.gen)
+        else:
+            x_all = self.splits.x_train[idx]
         y_all = self.splits.y_train[idx]
         bs = self.cfg.batch_size
         steps = math.ceil(len(idx) / bs)

@@ -155,13 +155,15 @@ def test_selection_fraction_and_staleness():
 def test_augmentation_is_a_flip_and_a_reflect_padded_crop():
     import torch.nn.functional as F
 
-    from dataselect_env.trainer import random_flip_translate
+    from dataselect_env.trainer import random_flip_translate, reflect_pad
 
-    x = torch.randint(0, 255, (64, 3, 8, 8), dtype=torch.uint8)
-    out = random_flip_translate(x, 2, torch.Generator().manual_seed(0))
-    padded = F.pad(x, (2, 2, 2, 2), mode="reflect")
+    x = torch.randint(0, 255, (80, 3, 8, 8), dtype=torch.uint8)
+    idx = torch.randperm(80)[:64]
+    out = random_flip_translate(reflect_pad(x, 2), idx, 2, torch.Generator().manual_seed(0))
+    padded = F.pad(x[idx], (2, 2, 2, 2), mode="reflect")
+    assert out.shape == (64, 3, 8, 8)
     kinds = set()
-    for i in range(len(x)):
+    for i in range(len(idx)):
         crops = {(f, dy, dx) for f in (0, 1) for dy in range(5) for dx in range(5)
                  if torch.equal(out[i], (padded[i, :, dy:dy + 8, dx:dx + 8].flip(2) if f
                                          else padded[i, :, dy:dy + 8, dx:dx + 8]))}
