@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--seeds", default="100,101,102", help="evaluation episode seeds")
     p.add_argument("--val-size", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1, help="torch threads (per bench worker)")
+    p.add_argument("--train-threads", type=int, default=None, help="torch threads for training (default: --threads)")
     p.add_argument("--workers", type=int, default=1, help="bench worker processes")
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "sb3_proxy")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sb3_proxy.md")
@@ -51,8 +52,8 @@ def main(argv: list[str] | None = None) -> str:
     model = args.runs / f"ppo-bins-k{args.keep:g}-T{args.timesteps}-s{args.train_seed}"
     train_cmd = ["train_agent.py", "train", "--algo", "ppo", "--env", ENV_ID, "--interface", "bins",
                  "--keep", f"{args.keep:g}", "--timesteps", str(args.timesteps), "--seed", str(args.train_seed),
-                 "--episodes-per-update", "1", "--threads", str(args.threads), "--out", str(model),
-                 "--env-kwargs", *env_kwargs]
+                 "--episodes-per-update", "1", "--threads", str(args.train_threads or args.threads),
+                 "--out", str(model), "--env-kwargs", *env_kwargs]
     bench_dir = args.runs / "bench"
     bench_cmd = ["train_agent.py", "bench", "--env", ENV_ID, "--agents", f"sb3:{model},random,ucb,full",
                  "--keep", f"{args.keep:g}", "--seeds", args.seeds, "--threads", str(args.threads),
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> str:
     report = "\n".join([
         f"### PPO (`bins`, keep {args.keep:g}) trained on `{ENV_ID}` vs random, ucb, full",
         "",
-        f"2-core AMD EPYC CPU, no GPU, {args.threads} torch thread(s), niced; {date.today().isoformat()}; "
+        f"2-core AMD EPYC CPU, no GPU, {args.train_threads or args.threads} torch thread(s) in training, "
+        f"{args.workers} bench worker(s) of {args.threads} thread(s); {date.today().isoformat()}; "
         f"val_size={args.val_size}.",
         f"Training: {meta['env_steps']} env steps = {meta['episodes']} episodes of {meta['epochs']} epochs on "
         f"N = {meta['n_train']}, PPO with one episode per update, {meta['train_wall_time_s'] / 60:.1f} min "
