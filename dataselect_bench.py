@@ -40,26 +40,31 @@ def read_results(directory: str | Path) -> list[dict[str, Any]]:
 def results_writer(directory: Path) -> Iterator:
     """Yield ``write(row)``: append one JSON line to ``DIR/results.jsonl``, flushed and fsynced.
 
-    Holds an exclusive lock on the file (two benches cannot write one DIR) and first cuts off a
-    partial last line left by a killed run, so that the next row starts on a line of its own.
+    Holds an exclusive lock on ``DIR/.lock`` (two benches cannot write one DIR) and first cuts off a
+    partial last line left by a killed run, so that the next row starts on a line of its own. Every
+    row opens the file by name, so a file replaced meanwhile (a ``git checkout`` or ``git stash`` of
+    committed results) still receives it.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / RESULTS, "a+b") as f:
+    path = directory / RESULTS
+    with open(directory / ".lock", "a") as lock:
         with contextlib.suppress(ImportError):
             import fcntl
             try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise SystemExit(f"another bench is writing to {directory}; wait for it or use another --out") from None
-        f.seek(0)
-        data = f.read()
-        if data and not data.endswith(b"\n"):
-            f.truncate(data.rfind(b"\n") + 1)
+        with open(path, "a+b") as f:
+            f.seek(0)
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
 
         def write(row: dict[str, Any]) -> None:
-            f.write((json.dumps(row) + "\n").encode())
-            f.flush()
-            os.fsync(f.fileno())
+            with open(path, "ab") as f:
+                f.write((json.dumps(row) + "\n").encode())
+                f.flush()
+                os.fsync(f.fileno())
         yield write
 
 

@@ -103,6 +103,17 @@ def test_kill_mid_run_then_rerun_has_every_episode_exactly_once(tmp_path, bench_
     assert accuracies(tmp_path) == accuracies(bench_dir)
 
 
+def test_rows_land_in_a_results_file_replaced_mid_run(tmp_path):
+    path = tmp_path / "results.jsonl"
+    with dataselect_bench.results_writer(tmp_path) as write:
+        write({"id": "a"})
+        saved = path.read_bytes()
+        path.unlink()  # what git stash / git checkout do to a committed results file: a new file
+        path.write_bytes(saved)
+        write({"id": "b"})
+    assert [r["id"] for r in dataselect_bench.read_results(tmp_path)] == ["a", "b"]
+
+
 def test_workers_2_give_the_same_results_as_workers_1(tmp_path, bench_dir):
     assert bench(BenchArgs(**MATRIX, out=str(tmp_path), workers=2)) == 0
     assert accuracies(tmp_path) == accuracies(bench_dir)
