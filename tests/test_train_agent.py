@@ -114,6 +114,13 @@ def test_rows_land_in_a_results_file_replaced_mid_run(tmp_path):
     assert [r["id"] for r in dataselect_bench.read_results(tmp_path)] == ["a", "b"]
 
 
+def test_two_benches_cannot_write_one_dir(tmp_path):
+    with dataselect_bench.results_writer(tmp_path):
+        with pytest.raises(SystemExit, match="another bench is writing"):
+            with dataselect_bench.results_writer(tmp_path):
+                pass
+
+
 def test_workers_2_give_the_same_results_as_workers_1(tmp_path, bench_dir):
     assert bench(BenchArgs(**MATRIX, out=str(tmp_path), workers=2)) == 0
     assert accuracies(tmp_path) == accuracies(bench_dir)
