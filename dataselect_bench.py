@@ -88,9 +88,10 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One summary dict per (setting, agent, agent kwargs, keep): mean/std over seeds and the comparisons.
 
-    ``delta_*`` is the paired (same seed) test-accuracy difference to ``full@k`` in percentage
-    points, k being the row's keep, or for agents without a keep the bench keep whose ``full@k``
-    compute is nearest the row's.
+    ``delta_*`` is the paired (same seed) test-accuracy difference, in percentage points, to the
+    ``full@k`` (or ``full``) whose compute is nearest the row's mean compute; ties go to the row's
+    keep. For dynamic agents that is ``full@keep``; static agents, whose scoring epochs add compute,
+    and keep-less agents are compared with the baseline nearest what they spent.
     """
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -114,14 +115,13 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if full:
             baselines[1.0] = full  # full@1 is full
         if agent != "full" and not agent.startswith("full@") and baselines:
-            epochs = g[0]["bench_epochs"]
-            k = keep if keep in baselines else min(baselines, key=lambda b: abs(b * epochs - comp[0]))
-            if keep is None or keep == k:
-                base = {r["seed"]: r["test_accuracy"] for r in baselines[k]}
-                diffs = [100 * (r["test_accuracy"] - base[r["seed"]]) for r in g if r["seed"] in base]
-                if diffs:
-                    d = _mean_std(diffs)
-                    row.update(delta_vs="full" if k == 1.0 else f"full@{k:g}", delta_mean=d[0], delta_std=d[1], delta_n=len(diffs))
+            spent = {b: np.mean([r["compute"] for r in v]) for b, v in baselines.items()}
+            k = min(baselines, key=lambda b: (abs(spent[b] - comp[0]), b != keep))
+            base = {r["seed"]: r["test_accuracy"] for r in baselines[k]}
+            diffs = [100 * (r["test_accuracy"] - base[r["seed"]]) for r in g if r["seed"] in base]
+            if diffs:
+                d = _mean_std(diffs)
+                row.update(delta_vs="full" if k == 1.0 else f"full@{k:g}", delta_mean=d[0], delta_std=d[1], delta_n=len(diffs))
         out.append(row)
     order = {a: i for i, a in enumerate(dict.fromkeys(r["agent"] for r in rows))}
     return sorted(out, key=lambda r: (r["setting"], -1 if r["keep"] is None else r["keep"],
@@ -145,15 +145,17 @@ def format_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> s
                   f"{len(rs)} episodes, {sum(r['wall_time'] for r in rs) / 60:.1f} min of episode wall time, "
                   f"finished {max(r['finished'] for r in rs)[:10]}.",
                   "Mean ± std over seeds (n runs). Compute in full-epoch units (static scoring included), "
-                  "speed-ups against `full`, Δ = paired test-accuracy difference to the compute-matched "
-                  "`full@k` in percentage points.", "",
+                  "speed-ups against `full`, Δ = paired (same seed) test-accuracy difference in percentage "
+                  "points to the compute-matched `full@k`: the one whose compute is nearest the row's, named "
+                  "when it is not `full@keep` (static scoring adds compute).", "",
                   "| agent | keep | n | test acc (%) | compute (epochs) | FLOPs | wall (s) | speed-up compute | "
                   "speed-up wall | Δ vs full@k (pp) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for s in (s for s in summary if s["setting"] == setting):
             name = s["agent"] + (f" {s['agent_kwargs']}" if s["agent_kwargs"] != "{}" else "")
             delta = "—" if not s["delta_vs"] else \
-                _pm(s["delta_mean"], s["delta_std"], "+.2f") + (f" ({s['delta_vs']})" if s["keep"] is None else "")
+                _pm(s["delta_mean"], s["delta_std"], "+.2f") + \
+                ("" if s["keep"] is not None and s["delta_vs"] == f"full@{s['keep']:g}" else f" ({s['delta_vs']})")
             keep = "—" if s["keep"] is None else f"{s['keep']:g}"
             lines.append(f"| {name} | {keep} | {s['n']} | "
                          f"{_pm(s['test_acc_mean'], s['test_acc_std'], '.2f')} | "

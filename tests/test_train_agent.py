@@ -103,6 +103,24 @@ def test_kill_mid_run_then_rerun_has_every_episode_exactly_once(tmp_path, bench_
     assert accuracies(tmp_path) == accuracies(bench_dir)
 
 
+def test_delta_compares_with_the_full_at_k_nearest_in_compute():
+    def row(agent, keep, seed, acc, compute):
+        return {"env": ENV, "env_kwargs": {}, "agent": agent, "agent_kwargs": {}, "keep": keep, "seed": seed,
+                "bench_epochs": 10, "test_accuracy": acc, "compute": compute, "flops": 1.0, "wall_time": 1.0,
+                "device": "cpu", "model": "tiny", "precision": "fp32", "n_train": 100, "version": "0",
+                "finished": "2026-01-01"}
+    rows = [row("full", None, s, 0.9, 10.0) for s in (0, 1)]
+    rows += [row("full@0.3", 0.3, s, 0.70, 3.0) for s in (0, 1)] + [row("full@0.5", 0.5, s, 0.80, 5.0) for s in (0, 1)]
+    rows += [row("random", 0.3, s, 0.71, 3.0) for s in (0, 1)]  # dynamic: spends keep * E
+    rows += [row("forgetting", 0.3, s, 0.75, 5.1) for s in (0, 1)]  # static: scoring epochs add compute
+    summary = {s["agent"]: s for s in dataselect_bench.summarize(rows)}
+    assert summary["random"]["delta_vs"] == "full@0.3" and summary["random"]["delta_mean"] == pytest.approx(1.0)
+    assert summary["forgetting"]["delta_vs"] == "full@0.5" and summary["forgetting"]["delta_mean"] == pytest.approx(-5.0)
+    table = dataselect_bench.format_table(dataselect_bench.summarize(rows), rows)
+    assert "| forgetting | 0.3 | 2 |" in table and "-5.00 ± 0.00 (full@0.5) |" in table
+    assert "+1.00 ± 0.00 |" in table  # random's baseline is full@keep: not named
+
+
 def test_rows_land_in_a_results_file_replaced_mid_run(tmp_path):
     path = tmp_path / "results.jsonl"
     with dataselect_bench.results_writer(tmp_path) as write:
