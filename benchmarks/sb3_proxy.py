@@ -52,13 +52,12 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--out", type=Path, default=None, help="markdown report (default: "
                    "benchmarks/results/sb3_proxy[-bB].md)")
     args = p.parse_args(argv)
-    if args.out is None:
-        args.out = ROOT / "benchmarks" / "results" / f"sb3_proxy{'-b' + str(args.batch_size) if args.batch_size else ''}.md"
     env_kwargs = [f"data_root={args.data_root}", f"val_size={args.val_size}"]
     tag = ""
     if args.batch_size:
         env_kwargs.append(f"batch_size={args.batch_size}")
         tag = f"-b{args.batch_size}"
+    args.out = args.out or ROOT / "benchmarks" / "results" / f"sb3_proxy{tag}.md"
     model = args.runs / f"ppo-bins-k{args.keep:g}-T{args.timesteps}-s{args.train_seed}{tag}"
     train_cmd = ["train_agent.py", "train", "--algo", "ppo", "--env", ENV_ID, "--interface", "bins",
                  "--keep", f"{args.keep:g}", "--timesteps", str(args.timesteps), "--seed", str(args.train_seed),
