@@ -111,8 +111,7 @@ def main() -> None:
     runs = {"bare_fp32": lambda r: bare_training(splits, args.timing_epochs, seed=r, channels_last=False),
             "bare_fp32_cl": lambda r: bare_training(splits, args.timing_epochs, seed=r, channels_last=True),
             "env_fp32": lambda r: env_episode(args.data_root, "fp32", args.timing_epochs, seed=r)[0],
-            f"env_{default_precision}": lambda r: env_episode(args.data_root, default_precision,
-                                                              args.timing_epochs, seed=r)[0]}
+            default: lambda r: env_episode(args.data_root, default_precision, args.timing_epochs, seed=r)[0]}
     for r in range(args.repeats):  # interleaved, order reversed every other repeat: drifts in load hit all alike
         for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
             rates[name].append(runs[name](r))
@@ -164,7 +163,8 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(report + "\n")
     Path(args.out).with_suffix(".json").write_text(json.dumps(
-        {"rates": rates, "overhead": overhead, "speedup": speedup, "speedup_vs_channels_last": speedup_cl, "accuracy": acc, "accuracy_rates": acc_rate,
+        {"rates": rates, "overhead": overhead, "speedup": speedup, "speedup_vs_channels_last": speedup_cl,
+         "accuracy": acc, "accuracy_rates": acc_rate,
          "commit": commit, "date": str(date.today()), "version": dataselect_env.__version__}, indent=1))
 
 

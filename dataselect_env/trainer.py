@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import math
 import platform
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ def cpu_supports_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+@functools.cache  # process-wide: once is enough, however many trainers are built
 def keep_freed_memory() -> bool:
     """Make glibc keep freed memory for reuse instead of handing it back to the OS; True if applied.
 
