@@ -33,7 +33,8 @@ class DataSelectEnv(gym.Env):
     ## Action Space
 
     ``action_mode="mask"`` (default): ``MultiBinary(N)``; 1 = train on this sample this epoch (in
-    a fresh random order). Any integer or bool array of shape ``(N,)`` with values in {0, 1}.
+    a fresh random order). Any numeric or bool array of shape ``(N,)`` whose values are all exactly
+    0 or 1 (SB3 samples ``MultiBinary`` as float32 0.0 / 1.0, and that is accepted).
     ``action_mode="weights"``: ``Box(0, w_max, (N,), float32)``; 0 = dropped, ``w > 0`` = trained
     with its loss multiplied by ``w`` (InfoBatch-style rescaling). An all-zero action is legal: no
     training that epoch, zero compute, and the schedule still advances.
@@ -276,13 +277,14 @@ class DataSelectEnv(gym.Env):
         """
         a = np.asarray(action)
         if self.action_mode == "mask":
-            expect = f"an integer or bool array of shape ({self.n},) with values in {{0, 1}}"
+            expect = f"a numeric or bool array of shape ({self.n},) whose values are all exactly 0 or 1"
             if a.shape != (self.n,):
                 raise ValueError(f"action must be {expect}; got shape {a.shape}")
-            if not (a.dtype == bool or np.issubdtype(a.dtype, np.integer)):
+            if not (a.dtype == bool or np.issubdtype(a.dtype, np.number)):
                 raise ValueError(f"action must be {expect}; got dtype {a.dtype}")
-            if a.size and (a.min() < 0 or a.max() > 1):
-                raise ValueError(f"action must be {expect}; got values in [{a.min()}, {a.max()}]")
+            bad = (a != 0) & (a != 1)  # NaN is neither
+            if bad.any():
+                raise ValueError(f"action must be {expect}; got {a[bad][0].item()!r} at index {int(np.flatnonzero(bad)[0])}")
             return a.astype(np.float64)
         expect = f"a float array of shape ({self.n},) with values in [0, {self.w_max}]"
         if a.shape != (self.n,):

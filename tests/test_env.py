@@ -176,9 +176,11 @@ def test_weights_mode_scales_the_loss():
 @pytest.mark.parametrize("action, match", [
     (np.ones(5, dtype=np.int8), r"shape \(1500,\).*got shape \(5,\)"),
     (np.ones((1500, 1), dtype=np.int8), "got shape"),
-    (np.full(1500, 0.5), "dtype"),
-    (np.full(1500, 2, dtype=np.int64), r"values in \{0, 1\}"),
-    (-np.ones(1500, dtype=np.int64), "values"),
+    (np.full(1500, 0.5), "exactly 0 or 1; got 0.5"),
+    (np.full(1500, np.nan, dtype=np.float32), "exactly 0 or 1; got nan"),
+    (np.array(["1"] * 1500), "dtype"),
+    (np.full(1500, 2, dtype=np.int64), "exactly 0 or 1; got 2"),
+    (-np.ones(1500, dtype=np.int64), "exactly 0 or 1"),
 ])
 def test_bad_mask_actions_raise(action, match):
     env = gym.make(SYN, epochs=2).unwrapped
@@ -259,3 +261,23 @@ def test_all_ids_registered_and_overridable():
 def test_cifar100_missing_data_error_says_where_and_how(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"DATASELECT_DATA.*image folder"):
         gym.make("DataSelect/CIFAR100-v0", data_root=str(tmp_path), download=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.int64, np.uint8, bool])
+def test_any_numeric_zero_one_mask_is_valid(dtype):
+    env = gym.make(SYN, epochs=2).unwrapped
+    obs, _ = env.reset(seed=0)
+    mask = (np.arange(obs["samples"].shape[0]) % 2).astype(dtype)
+    _, _, _, _, info = env.step(mask)
+    assert info["samples_trained"] == mask.astype(bool).sum()
+
+
+def test_sb3_ppo_steps_the_raw_env_with_its_float_masks():
+    from stable_baselines3 import PPO
+
+    env = gym.make(SYN, epochs=2)
+    model = PPO("MultiInputPolicy", env, n_steps=4, batch_size=4, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=4)  # SB3 samples MultiBinary as float32 0.0 / 1.0
+    action, _ = model.predict(env.reset(seed=0)[0])
+    assert action.dtype == np.float32
+    env.step(action)
