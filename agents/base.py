@@ -9,7 +9,7 @@ one method, :meth:`Agent.act`, on unbatched arrays.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -153,20 +153,29 @@ def _jumped_copy(rng: np.random.Generator) -> np.random.Generator:
     return np.random.default_rng(int(rng.integers(2**63)))
 
 
-def play_episode(agent: Agent, env: Any, seed: int | None = None) -> dict[str, Any]:
+def play_episode(agent: Agent, env: Any, seed: int | None = None, deterministic: bool = True,
+                 on_step: Callable[[dict[str, Any], float], None] | None = None) -> dict[str, Any]:
     """Play one episode of ``env`` with ``agent``: reset both, then predict, step and observe to the end.
+
+    The one episode loop of the project: the harness, the benchmarks and the tests all run it.
 
     :param agent: any controller with the :class:`Agent` interface.
     :param env: a gymnasium env built in the agent's ``action_mode``.
     :param seed: passed to ``env.reset(seed=...)``; the agent seeds itself from the env.
+    :param deterministic: passed to ``agent.predict`` (a trained policy's mode; bandits ignore it).
+    :param on_step: called as ``on_step(info, reward)`` after the reset (reward 0) and after every step.
     :return: the last step's ``info`` (``test_accuracy``, ``compute``, ...).
     """
     obs, info = env.reset(seed=seed)
     agent.reset(env)
+    if on_step is not None:
+        on_step(info, 0.0)
     done = False
     while not done:
-        action, _ = agent.predict(obs, deterministic=True)
+        action, _ = agent.predict(obs, deterministic=deterministic)
         obs, reward, terminated, truncated, info = env.step(action)
         agent.observe(obs, reward, terminated, truncated, info)
+        if on_step is not None:
+            on_step(info, float(reward))
         done = terminated or truncated
     return info
