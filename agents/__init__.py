@@ -1,8 +1,9 @@
 """Controllers for the dataselect env: a registry of named agents and a loader for users' own.
 
-``agents.make("ucb", keep=0.3)`` builds a registered agent; ``agents.load("pkg.module:Class")``
-or ``agents.load("path/to/file.py:Class")`` builds a user's agent without touching the
-package; ``agents.available()`` lists the registered names. Entry points are strings, so
+``agents.make("ucb", keep=0.3)`` builds a registered agent; ``agents.load(spec)`` builds any agent
+spec: a registered name, a user's ``"pkg.module:Class"`` or ``"path/to/file.py:Class"`` (without
+touching the package) or a trained policy ``"sb3:models/NAME"``; ``agents.available()`` lists the
+registered names. Entry points are strings, so
 importing ``agents`` imports no agent module (nor Stable-Baselines3) until one is used.
 Registered classes are also reachable as attributes, e.g. ``agents.UCB`` or ``agents.SB3Agent``.
 """
@@ -16,7 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .base import Agent, keep_count, play_episode, random_mask, top_k_mask
+from dataselect_env.selection import keep_count, random_mask, top_k_mask
+
+from .base import Agent, play_episode
 
 REGISTRY: dict[str, str] = {
     "full": "agents.baselines:Full",
@@ -45,28 +48,33 @@ def make(name: str, **kwargs: Any) -> Agent:
 
     :raises ValueError: for an unknown name, listing the valid ones.
     """
-    if name not in REGISTRY:
-        raise ValueError(f"unknown agent {name!r}; registered agents: {', '.join(REGISTRY)} "
-                         f"(a user's agent loads with agents.load('pkg.module:Class' or 'file.py:Class'))")
-    missing = [m for m in REQUIRES.get(name, ()) if not _installed(m)]
-    if missing:
-        raise ImportError(f"agent {name!r} needs {', '.join(missing)}: pip install 'dataselect[sb3]'")
-    return load_class(REGISTRY[name])(**kwargs)
+    return load_class(name)(**kwargs)
 
 
 def load(spec: str, **kwargs: Any) -> Agent:
-    """Build a user's agent from ``"pkg.module:Class"`` or ``"path/to/file.py:Class"`` with ``kwargs``."""
+    """Build any agent spec with ``kwargs`` (see :func:`load_class`); ``"sb3:PATH"`` loads a trained policy."""
+    if spec.startswith("sb3:"):
+        return load_class("sb3")(path=spec[4:], **kwargs)
     return load_class(spec)(**kwargs)
 
 
 def load_class(spec: str) -> type:
-    """The class named by ``"pkg.module:Class"`` or ``"path/to/file.py:Class"``.
+    """The class of an agent spec: a registered name, ``"sb3:PATH"``, ``"pkg.module:Class"`` or ``"path/to/file.py:Class"``.
 
-    :raises ValueError: for a malformed spec, a missing file, or a class without ``predict``.
+    :raises ValueError: for an unknown name (listing the registered ones), a malformed spec, a
+        missing file, or a class without ``predict``.
+    :raises ImportError: for a registered agent whose optional dependency is missing.
     """
+    name = "sb3" if spec.startswith("sb3:") else spec
+    if name in REGISTRY:
+        missing = [m for m in REQUIRES.get(name, ()) if not _installed(m)]
+        if missing:
+            raise ImportError(f"agent {spec!r} needs {', '.join(missing)}: pip install 'dataselect[sb3]'")
+        spec = REGISTRY[name]
     module_name, sep, class_name = spec.rpartition(":")
     if not sep or not module_name or not class_name:
-        raise ValueError(f"agent spec must be 'pkg.module:Class' or 'path/to/file.py:Class', got {spec!r}")
+        raise ValueError(f"unknown agent {spec!r}; registered agents: {', '.join(REGISTRY)}; or a user's agent as "
+                         f"'pkg.module:Class' or 'path/to/file.py:Class', or a trained SB3 policy as 'sb3:models/NAME'")
     module = _import_file(Path(module_name)) if module_name.endswith(".py") else importlib.import_module(module_name)
     cls = getattr(module, class_name, None)
     if cls is None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataselect_env.selection import check_fraction, check_keep, keep_count, top_k_mask
 from dataselect_env.stats import EMA_LOSS, LOSS_VAR, SEEN
 
-from .base import Agent, check_fraction, check_keep, keep_count, top_k_mask
+from .base import Agent
 
 
 class EpsilonGreedy(Agent):

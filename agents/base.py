@@ -9,7 +9,8 @@ one method, :meth:`Agent.act`, on unbatched arrays.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -106,43 +107,6 @@ class Agent:
         :return: an ``(N,)`` int8 mask, or float32 loss weights when ``action_mode == "weights"``.
         """
         raise NotImplementedError(f"{type(self).__name__} must implement act(samples, progress)")
-
-
-def check_keep(keep: float) -> float:
-    """Validate a keep fraction: a number in (0, 1]."""
-    if isinstance(keep, bool) or not isinstance(keep, (int, float, np.floating, np.integer)) or not 0 < keep <= 1:
-        raise ValueError(f"keep must be a fraction of the samples in (0, 1], got {keep!r}")
-    return float(keep)
-
-
-def check_fraction(name: str, value: float, high_open: bool = False) -> float:
-    """Validate a probability-like parameter in [0, 1] (or [0, 1) with ``high_open``)."""
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool) \
-        and 0 <= value and (value < 1 if high_open else value <= 1)
-    if not ok:
-        raise ValueError(f"{name} must be in [0, {'1)' if high_open else '1]'}, got {value!r}")
-    return float(value)
-
-
-def keep_count(keep: float, n: int) -> int:
-    """Samples kept per epoch: exactly ``round(keep * n)``."""
-    return round(keep * n)
-
-
-def top_k_mask(score: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """int8 mask of the ``k`` highest scores, ties broken uniformly at random."""
-    mask = np.zeros(len(score), dtype=np.int8)
-    if k > 0:
-        perm = rng.permutation(len(score))
-        mask[perm[np.argpartition(-score[perm], k - 1)[:k]]] = 1
-    return mask
-
-
-def random_mask(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """int8 mask of ``k`` of ``n`` samples drawn uniformly without replacement."""
-    mask = np.zeros(n, dtype=np.int8)
-    mask[rng.choice(n, k, replace=False)] = 1
-    return mask
 
 
 def _jumped_copy(rng: np.random.Generator) -> np.random.Generator:

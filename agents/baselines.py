@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Agent, check_keep, keep_count, random_mask
+from dataselect_env.selection import check_keep, keep_count, random_mask
+
+from .base import Agent
 
 
 class Full(Agent):

@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from dataselect_env.selection import check_fraction
 from dataselect_env.stats import EPOCH_FRAC, LAST_LOSS
 
-from .base import Agent, check_fraction
+from .base import Agent
 
 
 class InfoBatch(Agent):

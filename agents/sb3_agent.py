@@ -18,9 +18,10 @@ import torch as th
 from stable_baselines3 import A2C, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from dataselect_env.wrappers import make_transform, top_k_mask
+from dataselect_env.selection import check_keep, keep_count, top_k_mask
+from dataselect_env.wrappers import make_transform
 
-from .base import Agent, check_keep, keep_count
+from .base import Agent
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC, "td3": TD3}
 INTERFACES = ("bins", "linear", "set")

@@ -22,9 +22,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
-from dataselect_env import stats as st
-
-UNBOUNDED = th.from_numpy(np.isinf(st.SAMPLE_HIGH))  # loss, EMA loss, variance, forgetting
+from dataselect_env.selection import squash
 
 
 def set_inputs(samples: th.Tensor) -> th.Tensor:
@@ -36,7 +34,7 @@ def set_inputs(samples: th.Tensor) -> th.Tensor:
     :param samples: ``(B, N, F)`` raw per-sample features.
     :return: ``(B, N, 2F)``.
     """
-    x = th.where(UNBOUNDED.to(samples.device), th.log1p(samples.clamp_min(0.0)), samples)
+    x = squash(samples)
     std = x.std(dim=1, keepdim=True, unbiased=False)
     z = (x - x.mean(dim=1, keepdim=True)) / th.where(std > 1e-6, std, th.ones_like(std))
     return th.cat([x, z], dim=-1)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataselect_env.selection import check_keep, keep_count, top_k_mask
 from dataselect_env.stats import FORGETTING, LAST_CORRECT
 
-from .base import Agent, check_keep, keep_count, top_k_mask
+from .base import Agent
 
 
 class StaticPruning(Agent):
@@ -61,11 +62,7 @@ class EL2N(StaticPruning):
 
     Score = ``||softmax(f(x)) - onehot(y)||_2`` from ``env.score_samples()["el2n"]`` after
     ``score_epochs`` epochs (the paper scores at 10% of training: 1 of the default 10 epochs).
-    Keeps the highest (hardest) scores. Needs ``reset(env)``.
-
-    :param keep: fraction of the samples kept after scoring, in (0, 1].
-    :param score_epochs: full-data epochs before scoring, >= 0.
-    :param seed: seed of the generator (tie breaks) when ``reset(env)`` is not called.
+    Keeps the highest (hardest) scores. Needs ``reset(env)``; parameters as :class:`StaticPruning`.
     """
 
     def score(self, samples: np.ndarray) -> np.ndarray:
@@ -78,11 +75,7 @@ class GraNd(StaticPruning):
 
     Score = last-layer gradient norm of the loss (GraNd's approximation), from
     ``env.score_samples()["grand"]`` after ``score_epochs`` epochs. Keeps the highest scores.
-    Needs ``reset(env)``.
-
-    :param keep: fraction of the samples kept after scoring, in (0, 1].
-    :param score_epochs: full-data epochs before scoring, >= 0.
-    :param seed: seed of the generator (tie breaks) when ``reset(env)`` is not called.
+    Needs ``reset(env)``; parameters as :class:`StaticPruning`.
     """
 
     def score(self, samples: np.ndarray) -> np.ndarray:

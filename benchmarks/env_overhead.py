@@ -33,8 +33,8 @@ import torch.nn.functional as F
 
 import dataselect_env
 from dataselect_env.data import load
+from dataselect_env.hardware import keep_freed_memory
 from dataselect_env.models import make_model
-from dataselect_env.trainer import keep_freed_memory
 
 
 def bare_training(splits, epochs: int, seed: int, channels_last: bool, batch_size: int = 256,

@@ -10,10 +10,27 @@ import torch
 from gymnasium.envs.registration import register
 
 from .env import DataSelectEnv
-from .stats import (BUDGET_LEFT, COMPUTE_USED, EMA_LOSS, EPOCH_FRAC, EPOCHS_LEFT_FRAC,
-                    EPOCHS_SINCE_SELECTED, FORGETTING, LAST_CORRECT, LAST_KEEP, LAST_LOSS,
-                    LAST_MARGIN, LOSS_VAR, LR_FRAC, PROGRESS_FEATURES, SAMPLE_FEATURES, SEEN,
-                    SELECTED_FRAC, VAL_ACCURACY, VAL_LOSS)
+from .stats import (
+                    BUDGET_LEFT,
+                    COMPUTE_USED,
+                    EMA_LOSS,
+                    EPOCH_FRAC,
+                    EPOCHS_LEFT_FRAC,
+                    EPOCHS_SINCE_SELECTED,
+                    FORGETTING,
+                    LAST_CORRECT,
+                    LAST_KEEP,
+                    LAST_LOSS,
+                    LAST_MARGIN,
+                    LOSS_VAR,
+                    LR_FRAC,
+                    PROGRESS_FEATURES,
+                    SAMPLE_FEATURES,
+                    SEEN,
+                    SELECTED_FRAC,
+                    VAL_ACCURACY,
+                    VAL_LOSS,
+)
 
 __version__ = "0.1.0"
 

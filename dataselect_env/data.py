@@ -4,6 +4,9 @@ Every loader returns a :class:`Splits`: uint8 images ``(N, C, H, W)`` (or float3
 ``(N, D)`` for the synthetic data) and int64 labels for train / val / test. The validation split
 is carved from the training set, stratified by class and fixed by ``data_seed``; the test split
 is the dataset's own.
+
+Optional corruptions of the *training* split (label noise, a long-tailed class profile, duplicated
+samples) model noisy, imbalanced or redundant data; see :func:`make_splits`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import hashlib
 import io
 import os
 import tarfile
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,11 +25,32 @@ import torch
 CIFAR_CLASSES = 10
 DEFAULT_ROOT = Path("~/.cache/dataselect").expanduser()
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".gif", ".webp", ".tif", ".tiff")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+NOISE_TYPES = ("symmetric", "asymmetric")
+# Asymmetric CIFAR-10 noise of Patrini et al. 2017: truck -> automobile, bird -> airplane,
+# deer -> horse, cat <-> dog.
+CIFAR10_ASYMMETRIC = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
+# CIFAR-100 fine label -> coarse label (superclass), the dataset's own table.
+CIFAR100_COARSE = np.array([
+    4, 1, 14, 8, 0, 6, 7, 7, 18, 3, 3, 14, 9, 18, 7, 11, 3, 9, 7, 11,
+    6, 11, 5, 10, 7, 6, 13, 15, 3, 15, 0, 11, 1, 10, 12, 14, 16, 9, 11, 5,
+    5, 19, 8, 8, 15, 13, 14, 17, 18, 10, 16, 4, 17, 4, 2, 0, 17, 4, 18, 17,
+    10, 3, 2, 12, 12, 16, 12, 1, 9, 19, 2, 10, 0, 1, 16, 12, 9, 13, 15, 13,
+    16, 19, 2, 4, 6, 19, 5, 5, 8, 19, 18, 1, 2, 15, 6, 0, 17, 8, 14, 13])
+
+
+class DataError(ValueError):
+    """A data file exists but cannot be read, e.g. a damaged or truncated archive."""
 
 
 @dataclass
 class Splits:
-    """A dataset split into train / val / test tensors (on the CPU until :meth:`to`)."""
+    """A dataset split into train / val / test tensors (on the CPU until :meth:`to`).
+
+    ``y_train_clean`` holds the training labels before any label noise (equal to ``y_train``
+    when there is none) and ``corrupted`` is a bool ``(N,)`` mask, True where a training
+    sample's label was flipped or the sample is a duplicate copy (see :func:`make_splits`).
+    """
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -35,8 +60,10 @@ class Splits:
     y_test: torch.Tensor
     num_classes: int
     name: str
+    y_train_clean: torch.Tensor | None = None
+    corrupted: torch.Tensor | None = None
 
-    def to(self, device: torch.device | str) -> "Splits":
+    def to(self, device: torch.device | str) -> Splits:
         """Return a copy with every tensor on ``device``."""
         moved = {k: v.to(device) for k, v in self.__dict__.items() if isinstance(v, torch.Tensor)}
         return replace(self, **moved)
@@ -65,30 +92,55 @@ def cache_dir() -> Path:
 
 
 def load_cifar(name: str, root: Path, download: bool) -> tuple[np.ndarray, ...]:
-    """CIFAR-10 or CIFAR-100 through torchvision, as uint8 NCHW arrays."""
+    """CIFAR-10 or CIFAR-100 through torchvision, as uint8 NCHW arrays.
+
+    With ``download=True`` torchvision downloads the dataset into ``root`` (creating it) when its
+    files are missing; a ``root`` named like an archive is never created.
+    """
     from torchvision import datasets
 
     cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
+    check_root_exists(root)
     try:
         train = cls(str(root), train=True, download=download)
         test = cls(str(root), train=False, download=download)
     except Exception as err:  # torchvision raises RuntimeError (missing) or URLError (offline)
-        raise FileNotFoundError(
-            f"{name} was not found under {root} and could not be downloaded ({err}). "
-            "Point data_root= (or the DATASELECT_DATA environment variable) at a directory that "
-            "holds torchvision's CIFAR files, or at an image folder with train/<class>/* and "
-            "test/<class>/* (or a .tar.gz of one), e.g. data_root='shared/data/cifar10-jpeg.tar.gz'."
-        ) from err
+        raise FileNotFoundError(missing_dataset_message(name, root, download, err)) from err
     to_nchw = lambda a: np.ascontiguousarray(np.asarray(a).transpose(0, 3, 1, 2))  # noqa: E731
     num_classes = len(train.classes)
     return (to_nchw(train.data), np.asarray(train.targets), to_nchw(test.data),
             np.asarray(test.targets), num_classes)
 
 
+def check_root_exists(root: Path, origin: str = "data_root= or DATASELECT_DATA") -> None:
+    """Raise FileNotFoundError if ``root`` names an archive (``.tar.gz``/``.tgz``/``.tar``) that
+    does not exist, so that a mistyped path is reported instead of created as a directory."""
+    if not root.exists() and root.name.lower().endswith(ARCHIVE_SUFFIXES):
+        raise FileNotFoundError(
+            f"The data root {str(root)!r} (given by {origin}) does not exist. Check the path: it "
+            "names an archive, so nothing was downloaded or created there."
+        )
+
+
+def missing_dataset_message(name: str, root: Path, download: bool, err: Exception) -> str:
+    """One paragraph saying what was looked for where, and how to point the loader at a copy."""
+    label = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}[name]
+    files = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}[name]
+    tried = f"downloading it there failed ({err})" if download else "download=False, so it was not downloaded"
+    return (
+        f"{label} was not found in {str(root)!r}: looked for torchvision's {files}/ folder and for "
+        f"an image folder with train/<class>/ and test/<class>/; {tried}. Point the "
+        "DATASELECT_DATA environment variable or data_root= at a copy: a directory holding "
+        f"torchvision's {files}/, or an ImageFolder directory (train/<class>/*, test/<class>/*) or "
+        "a .tar.gz of one. With download=True torchvision downloads it into the data root "
+        "(default ~/.cache/dataselect)."
+    )
+
+
 def is_image_folder(path: Path) -> bool:
     """True if ``path`` is a ``.tar.gz``/``.tgz`` archive or a directory holding ``train/``."""
     if path.is_file():
-        return path.name.endswith((".tar.gz", ".tgz", ".tar"))
+        return path.name.endswith(ARCHIVE_SUFFIXES)
     return path.is_dir() and _find_split_root(path) is not None
 
 
@@ -108,14 +160,23 @@ def _decode(blob: bytes) -> np.ndarray:
 
 
 def _iter_folder_files(path: Path):
-    """Yield (split, class name, bytes) for every image under a folder or inside an archive."""
+    """Yield (split, class name, bytes) for every image under a folder or inside an archive.
+
+    A damaged or truncated archive raises :class:`DataError` naming it.
+    """
     if path.is_file():
-        with tarfile.open(path) as tar:
-            for member in tar:
-                parts = Path(member.name).parts
-                if member.isfile() and len(parts) >= 3 and parts[-3] in ("train", "test") \
-                        and member.name.lower().endswith(IMAGE_SUFFIXES):
-                    yield parts[-3], parts[-2], tar.extractfile(member).read()
+        try:
+            with tarfile.open(path) as tar:
+                for member in tar:
+                    parts = Path(member.name).parts
+                    if member.isfile() and len(parts) >= 3 and parts[-3] in ("train", "test") \
+                            and member.name.lower().endswith(IMAGE_SUFFIXES):
+                        yield parts[-3], parts[-2], tar.extractfile(member).read()
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+            raise DataError(
+                f"The archive {str(path)!r} is damaged or truncated and could not be read ({err}). "
+                "Re-download or re-copy it (compare its size or checksum with the original)."
+            ) from err
         return
     root = _find_split_root(path)
     for split in ("train", "test"):
@@ -178,19 +239,22 @@ def cached_image_folder(path: Path) -> tuple[np.ndarray, ...]:
 
 def make_synthetic(n_train: int = 2000, n_test: int = 1000, num_classes: int = 4, dim: int = 16,
                    noise: float = 1.0, label_noise: float = 0.2, hard_fraction: float = 0.2,
-                   seed: int = 0) -> tuple[np.ndarray, ...]:
+                   seed: int = 0, *, return_clean: bool = False) -> tuple[np.ndarray, ...]:
     """Gaussian class clusters in ``dim`` dimensions, as float32 vectors.
 
     ``hard_fraction`` of the samples sit near a decision boundary (halfway towards another
     class's mean); ``label_noise`` of the *training* labels are flipped to another class (the
     test labels stay clean), so which samples a controller keeps matters.
-    Returns the train and test arrays; the train labels' clean values are not returned.
+
+    :param return_clean: also return the training labels before the flips, as a sixth array
+        (a sample was flipped exactly where it differs from ``y_train``).
+    :return: ``(x_train, y_train, x_test, y_test, num_classes)`` (``+ (y_train_clean,)``).
     """
     rng = np.random.default_rng(seed)
     means = rng.normal(size=(num_classes, dim))
     means *= 3.0 / np.linalg.norm(means, axis=1, keepdims=True)
 
-    def draw(n: int, flip: float) -> tuple[np.ndarray, np.ndarray]:
+    def draw(n: int, flip: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         y = rng.integers(num_classes, size=n)
         x = means[y] + noise * rng.normal(size=(n, dim))
         hard = rng.random(n) < hard_fraction
@@ -199,11 +263,102 @@ def make_synthetic(n_train: int = 2000, n_test: int = 1000, num_classes: int = 4
         x[hard] += t[hard] * (means[other[hard]] - means[y[hard]])
         noisy = rng.random(n) < flip
         y_obs = np.where(noisy, (y + rng.integers(1, num_classes, size=n)) % num_classes, y)
-        return x.astype(np.float32), y_obs
+        return x.astype(np.float32), y_obs, y
 
-    x_train, y_train = draw(n_train, label_noise)
-    x_test, y_test = draw(n_test, 0.0)
-    return x_train, y_train, x_test, y_test, num_classes
+    x_train, y_train, y_clean = draw(n_train, label_noise)
+    x_test, y_test, _ = draw(n_test, 0.0)
+    raw = (x_train, y_train, x_test, y_test, num_classes)
+    return (*raw, y_clean) if return_clean else raw
+
+
+# ---------------------------------------------------------------------------------------------
+# Corruptions of the training split
+# ---------------------------------------------------------------------------------------------
+
+
+def check_corruptions(label_noise: float = 0.0, noise_type: str = "symmetric",
+                      imbalance: float = 1.0, duplicates: float = 0.0) -> None:
+    """Raise ValueError naming the first corruption argument outside its range."""
+    if not 0 <= label_noise < 1:
+        raise ValueError(f"label_noise must be in [0, 1) (a fraction of the training set), got {label_noise!r}")
+    if noise_type not in NOISE_TYPES:
+        raise ValueError(f"noise_type must be 'symmetric' or 'asymmetric', got {noise_type!r}")
+    if not 1 <= imbalance < float("inf"):
+        raise ValueError(f"imbalance must be >= 1 and finite (largest / smallest class size), got {imbalance!r}")
+    if not 0 <= duplicates < 1:
+        raise ValueError(f"duplicates must be in [0, 1) (a fraction of the training set), got {duplicates!r}")
+
+
+def asymmetric_map(dataset: str, num_classes: int) -> np.ndarray:
+    """The class each class flips to under asymmetric label noise; unmapped classes map to themselves.
+
+    ``"cifar10"`` (10 classes): truck -> automobile, bird -> airplane, deer -> horse,
+    cat <-> dog (Patrini et al. 2017, "Making deep neural networks robust to label noise: a loss
+    correction approach"); the other six classes are never flipped. ``"cifar100"`` (100 classes):
+    the next fine class within its superclass, the superclass's five fine classes (by index)
+    forming a cycle (ibid.). Any other dataset, or a CIFAR name with another class count (an
+    image folder): ``c -> (c + 1) % num_classes``.
+    """
+    classes = np.arange(num_classes)
+    if dataset == "cifar10" and num_classes == 10:
+        target = classes.copy()
+        target[list(CIFAR10_ASYMMETRIC)] = list(CIFAR10_ASYMMETRIC.values())
+        return target
+    if dataset == "cifar100" and num_classes == 100:
+        order = np.lexsort((classes, CIFAR100_COARSE)).reshape(20, 5)  # fine classes by superclass
+        target = np.empty(100, dtype=np.int64)
+        target[order] = np.roll(order, -1, axis=1)
+        return target
+    return (classes + 1) % num_classes
+
+
+def long_tail_keep(y: np.ndarray, num_classes: int, imbalance: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices kept by the long-tailed profile of Cui et al. 2019 ("Class-balanced loss
+    based on effective number of samples"): class ``c`` keeps
+    ``round(n_max * imbalance ** (-c / (num_classes - 1)))`` samples, chosen at random."""
+    counts = np.bincount(y, minlength=num_classes)
+    exponent = -np.arange(num_classes) / max(num_classes - 1, 1)
+    quota = np.minimum(counts, np.round(counts.max() * imbalance ** exponent).astype(np.int64))
+    order = rng.permutation(len(y))
+    order = order[np.argsort(y[order], kind="stable")]  # grouped by class, random within a class
+    rank = np.arange(len(y)) - np.concatenate([[0], np.cumsum(counts)[:-1]])[y[order]]
+    return np.sort(order[rank < quota[y[order]]])
+
+
+def _corrupt_train(x: np.ndarray, y: np.ndarray, y_clean: np.ndarray, num_classes: int, name: str,
+                   data_seed: int, label_noise: float, noise_type: str, imbalance: float,
+                   duplicates: float) -> tuple[np.ndarray, ...]:
+    """Apply the training-split corruptions of :func:`make_splits` in order: imbalance, duplicates,
+    label noise, each with its own generator ``default_rng([data_seed, k])``. The arrays (fresh
+    copies from the caller) are modified in place.
+
+    :return: ``(x, y, y_clean, corrupted)``; ``corrupted`` marks flipped labels and duplicate
+        copies (and samples whose ``y`` already differs from ``y_clean``).
+    """
+    corrupted = y != y_clean
+    if imbalance > 1:
+        keep = long_tail_keep(y_clean, num_classes, imbalance, np.random.default_rng([data_seed, 1]))
+        x, y, y_clean, corrupted = x[keep], y[keep], y_clean[keep], corrupted[keep]
+    n = len(y)
+    if duplicates > 0 and n > 1:
+        rng = np.random.default_rng([data_seed, 2])
+        k = min(round(duplicates * n), n - 1)
+        order = rng.permutation(n)
+        copies, sources = order[:k], rng.choice(order[k:], size=k)
+        x[copies], y[copies], y_clean[copies] = x[sources], y[sources], y_clean[sources]
+        corrupted[copies] = True
+    if label_noise > 0 and num_classes > 1:
+        rng = np.random.default_rng([data_seed, 3])
+        target = asymmetric_map(name, num_classes)
+        pool = np.arange(n) if noise_type == "symmetric" else np.flatnonzero(target[y_clean] != y_clean)
+        flip = rng.choice(pool, size=round(label_noise * len(pool)), replace=False)
+        if noise_type == "symmetric":
+            y[flip] = (y_clean[flip] + rng.integers(1, num_classes, size=len(flip))) % num_classes
+        else:
+            y[flip] = target[y_clean[flip]]
+        corrupted[flip] = True
+    return x, y, y_clean, corrupted
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,9 +379,44 @@ def stratified_indices(labels: np.ndarray, size: int, rng: np.random.Generator) 
 
 
 def make_splits(raw: tuple[np.ndarray, ...], name: str, val_size: int,
-                train_subset: int | None, data_seed: int) -> Splits:
-    """Carve a stratified validation split (and optionally a stratified train subset)."""
+                train_subset: int | None, data_seed: int, *, y_train_clean: np.ndarray | None = None,
+                label_noise: float = 0.0, noise_type: str = "symmetric", imbalance: float = 1.0,
+                duplicates: float = 0.0) -> Splits:
+    """Carve a stratified validation split (and optionally a stratified train subset), then
+    corrupt the remaining training split if asked.
+
+    Corruptions touch the training split only and are applied after the validation split and
+    train subset are drawn, with their own generators seeded by ``data_seed`` (so the same seed
+    gives the same corruption, and the defaults give exactly the uncorrupted splits). Validation
+    and test stay clean and balanced: the holdout assumption of RHO-LOSS (Mindermann et al. 2022,
+    "Prioritized training on points that are learnable, worth learning, and not yet learnt").
+    The order is imbalance (it changes ``n``), duplicates, label noise.
+
+    :param raw: ``(x_train, y_train, x_test, y_test, num_classes)`` from a loader.
+    :param name: dataset name; picks the asymmetric noise map (:func:`asymmetric_map`).
+    :param val_size: validation samples, stratified by class.
+    :param train_subset: keep a stratified subset of this many training samples (None: all).
+    :param data_seed: seeds the split, the subset and the corruptions.
+    :param y_train_clean: clean labels of ``raw``'s training set when its labels already carry
+        noise (the synthetic data's); None: ``y_train`` is clean.
+    :param label_noise: fraction in [0, 1). ``"symmetric"``: exactly
+        ``round(label_noise * n)`` training samples, chosen uniformly, get a label drawn
+        uniformly from the other classes. ``"asymmetric"``: among the samples of classes that
+        :func:`asymmetric_map` maps (all classes except on CIFAR-10), exactly
+        ``round(label_noise * n_mapped)`` flip to their class's target, so ``label_noise`` is
+        the flip rate within the mapped classes (Patrini et al. 2017).
+    :param noise_type: ``"symmetric"`` or ``"asymmetric"``.
+    :param imbalance: ratio rho >= 1 of the largest to the smallest class: class ``c`` keeps
+        ``round(n_max * rho ** (-c / (C - 1)))`` samples, the others dropped at random (the
+        long-tailed profile of Cui et al. 2019); 1 drops nothing.
+    :param duplicates: fraction in [0, 1): ``round(duplicates * n)`` training samples are
+        replaced by copies (input and label) of other, non-replaced training samples.
+    :return: :class:`Splits` with ``y_train_clean`` (labels before noise) and ``corrupted``
+        (True for flipped labels and duplicate copies) filled.
+    """
+    check_corruptions(label_noise, noise_type, imbalance, duplicates)
     x_train, y_train, x_test, y_test, num_classes = raw
+    y_clean = y_train if y_train_clean is None else y_train_clean
     n = len(y_train)
     if not 0 < val_size < n:
         raise ValueError(f"val_size must be in [1, {n - 1}] for {name}, got {val_size}")
@@ -237,30 +427,44 @@ def make_splits(raw: tuple[np.ndarray, ...], name: str, val_size: int,
         if not 0 < train_subset <= len(train):
             raise ValueError(f"train_subset must be in [1, {len(train)}] for {name}, got {train_subset}")
         train = train[stratified_indices(y_train[train], train_subset, rng)]
+    x, y, y_c, corrupted = _corrupt_train(x_train[train], y_train[train], y_clean[train], num_classes,
+                                          name, data_seed, label_noise, noise_type, imbalance, duplicates)
     as_t = torch.from_numpy
-    return Splits(as_t(np.ascontiguousarray(x_train[train])), as_t(y_train[train].astype(np.int64)),
+    return Splits(as_t(np.ascontiguousarray(x)), as_t(y.astype(np.int64)),
                   as_t(np.ascontiguousarray(x_train[val])), as_t(y_train[val].astype(np.int64)),
                   as_t(np.ascontiguousarray(x_test)), as_t(y_test.astype(np.int64)),
-                  num_classes, name)
+                  num_classes, name, as_t(y_c.astype(np.int64)), as_t(corrupted))
 
 
 def load(dataset: str, data_root_: str | os.PathLike | None = None, download: bool = True,
          val_size: int | None = None, train_subset: int | None = None, data_seed: int = 0,
-         synthetic: dict | None = None) -> Splits:
+         synthetic: dict | None = None, *, label_noise: float = 0.0, noise_type: str = "symmetric",
+         imbalance: float = 1.0, duplicates: float = 0.0) -> Splits:
     """Load ``dataset`` (``"cifar10"``, ``"cifar100"`` or ``"synthetic"``) into :class:`Splits`.
 
     For CIFAR, a ``data_root`` that is an image folder (or a ``.tar.gz`` of one) is read instead
-    of torchvision's files. ``synthetic`` holds keyword arguments for :func:`make_synthetic`.
+    of torchvision's files; a ``data_root`` naming an archive that does not exist raises
+    FileNotFoundError (nothing is created there), a damaged archive raises :class:`DataError`.
+    ``synthetic`` holds keyword arguments for :func:`make_synthetic`; its own label noise is
+    reported in ``Splits.y_train_clean`` / ``Splits.corrupted``.
+
+    ``label_noise``, ``noise_type``, ``imbalance`` and ``duplicates`` corrupt the training split
+    only, fixed by ``data_seed``; validation and test stay clean and balanced (see
+    :func:`make_splits`, which documents each one). The defaults corrupt nothing.
     """
+    check_corruptions(label_noise, noise_type, imbalance, duplicates)
+    y_clean = None
     if dataset == "synthetic":
-        raw = make_synthetic(**(synthetic or {}))
+        *raw, y_clean = make_synthetic(**(synthetic or {}), return_clean=True)
         default_val = 500
     elif dataset in ("cifar10", "cifar100"):
         root = data_root(data_root_)
+        check_root_exists(root, "data_root=" if data_root_ is not None else "DATASELECT_DATA")
         raw = cached_image_folder(root) if root.exists() and is_image_folder(root) \
             else load_cifar(dataset, root, download)
         default_val = 5000
     else:
         raise ValueError(f"dataset must be one of 'cifar10', 'cifar100', 'synthetic', got {dataset!r}")
-    return make_splits(raw, dataset, val_size if val_size is not None else default_val,
-                       train_subset, data_seed)
+    return make_splits(tuple(raw), dataset, val_size if val_size is not None else default_val,
+                       train_subset, data_seed, y_train_clean=y_clean, label_noise=label_noise,
+                       noise_type=noise_type, imbalance=imbalance, duplicates=duplicates)

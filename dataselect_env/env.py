@@ -1,9 +1,16 @@
-"""The data-selection environment: spaces, reward and compute accounting around the trainer."""
+"""The data-selection environment: the RL side (spaces, actions, reward, observation, compute ledger).
+
+Data flows one way: ``data`` (splits on the device) -> ``trainer`` (one epoch on the selected
+indices, its per-sample losses and its cost) -> ``stats`` (the per-sample observation) -> this
+env (spaces, reward, compute accounting) -> an agent, whose mask goes back to the trainer.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -12,12 +19,19 @@ from gymnasium import spaces
 
 from . import data as data_mod
 from . import stats as st
-from .models import forward_flops, make_model
-from .trainer import TrainConfig, Trainer, resolve_device, resolve_precision
+from .config import EnvConfig
+from .trainer import Trainer, resolve
 
-REWARDS = ("gain_per_compute", "gain_minus_cost", "terminal")
-ACTION_MODES = ("mask", "weights")
 FORWARD_COST = 1.0 / 3.0  # a forward-only pass costs a third of a training pass (fwd + bwd)
+
+
+@dataclass
+class Ledger:
+    """The episode's compute account: full-epoch units (samples trained / N, probes at a third)."""
+
+    compute: float = 0.0  # cumulative, full-epoch units
+    samples_trained: int = 0  # cumulative
+    last_keep: float = 0.0  # fraction of the samples trained in the last epoch
 
 
 class DataSelectEnv(gym.Env):
@@ -102,6 +116,12 @@ class DataSelectEnv(gym.Env):
 
     ## Arguments
 
+    Flat keyword arguments (as ``gym.make`` passes them) are sorted into an
+    :class:`~dataselect_env.config.EnvConfig` (``data``, ``train``, ``reward`` and the env's own
+    action settings) and validated there; ``DataSelectEnv(config=EnvConfig(...))`` takes one
+    directly. The training config also has ``momentum``, ``warmup``, ``translate`` and
+    ``eval_batch_size`` (see :class:`~dataselect_env.config.TrainConfig`).
+
     | Argument         | Default              | Meaning                                                    |
     |------------------|----------------------|------------------------------------------------------------|
     | `dataset`        | `"cifar10"`          | `"cifar10"`, `"cifar100"` or `"synthetic"`                 |
@@ -139,64 +159,48 @@ class DataSelectEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
-    def __init__(self, dataset: str = "cifar10", data_root: str | None = None, download: bool = True,
-                 epochs: int = 10, model: str = "small", batch_size: int = 256, lr: float = 0.2,
-                 weight_decay: float = 5e-4, label_smoothing: float = 0.2, augment: bool = True,
-                 train_subset: int | None = None, val_size: int | None = None, data_seed: int = 0,
-                 synthetic: dict | None = None, device: str = "auto", precision: str = "auto",
-                 action_mode: str = "mask", w_max: float = 10.0, reward: str = "gain_per_compute",
-                 c_min: float = 0.05, lam: float = 1.0, compute_budget: float | None = None,
-                 probe_every: int = 0, ema: float = 0.5, render_mode: str | None = None,
-                 clock: Callable[[], float] = time.perf_counter):
-        _check_choice("reward", reward, REWARDS)
-        _check_choice("action_mode", action_mode, ACTION_MODES)
-        _check_choice("render_mode", render_mode, (None, *self.metadata["render_modes"]))
-        for name, value in [("epochs", epochs), ("batch_size", batch_size)]:
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(probe_every, (int, np.integer)) or probe_every < 0:
-            raise ValueError(f"probe_every must be an integer >= 0, got {probe_every!r}")
-        if compute_budget is not None and compute_budget <= 0:
-            raise ValueError(f"compute_budget must be > 0 (full-epoch units) or None, got {compute_budget!r}")
-        if not 0 < ema <= 1:
-            raise ValueError(f"ema must be in (0, 1], got {ema!r}")
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
-        self.model_name, self.action_mode, self.reward_mode = model, action_mode, reward
-        self.epochs, self.w_max, self.c_min, self.lam = int(epochs), float(w_max), float(c_min), float(lam)
-        self.compute_budget, self.probe_every, self.ema = compute_budget, int(probe_every), ema
+    def __init__(self, config: EnvConfig | None = None, *, render_mode: str | None = None,
+                 clock: Callable[[], float] = time.perf_counter, **kwargs: Any):
+        if config is not None and kwargs:
+            raise TypeError(f"pass either config= or flat keyword arguments, not both (got {sorted(kwargs)})")
+        self.config = config if config is not None else EnvConfig.from_kwargs(**kwargs)
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be one of {(None, *self.metadata['render_modes'])}, got {render_mode!r}")
         self.render_mode, self.clock = render_mode, clock
-        self.cfg = TrainConfig(epochs=self.epochs, batch_size=int(batch_size), lr=lr,
-                               weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment)
-        self.splits = data_mod.load(dataset, data_root, download, val_size, train_subset, data_seed,
-                                    synthetic).to(self.device)
+        cfg = self.config
+        self.device, self.precision = resolve(cfg.train)
+        self.epochs, self.action_mode, self.model_name = cfg.train.epochs, cfg.action_mode, cfg.train.model
+        d = cfg.data
+        self.splits = data_mod.load(d.dataset, d.data_root, d.download, d.val_size, d.train_subset, d.data_seed,
+                                    d.synthetic).to(self.device)
         self.n = len(self.splits.y_train)
-        probe_model = make_model(model, self.splits.num_classes, self.splits.input_shape)
-        self.flops_per_forward = forward_flops(probe_model, self.splits.input_shape)
+        n_feat = len(st.SAMPLE_FEATURES)
         self.observation_space = spaces.Dict({
-            "samples": spaces.Box(np.broadcast_to(st.SAMPLE_LOW, (self.n, len(st.SAMPLE_FEATURES))),
-                                  np.broadcast_to(st.SAMPLE_HIGH, (self.n, len(st.SAMPLE_FEATURES))),
-                                  dtype=np.float32),
+            "samples": spaces.Box(np.broadcast_to(st.SAMPLE_LOW, (self.n, n_feat)),
+                                  np.broadcast_to(st.SAMPLE_HIGH, (self.n, n_feat)), dtype=np.float32),
             "progress": spaces.Box(st.PROGRESS_LOW, st.PROGRESS_HIGH, dtype=np.float32),
         })
-        self.action_space = spaces.MultiBinary(self.n) if action_mode == "mask" else \
-            spaces.Box(0.0, self.w_max, (self.n,), np.float32)
+        self.action_space = spaces.MultiBinary(self.n) if self.action_mode == "mask" else \
+            spaces.Box(0.0, cfg.w_max, (self.n,), np.float32)
         self.trainer: Trainer | None = None
+
+    @property
+    def flops_per_forward(self) -> float:
+        """FLOPs of one sample's forward pass through the network (known after ``reset``)."""
+        if self.trainer is None:
+            raise RuntimeError("call reset() before reading flops_per_forward")
+        return self.trainer.flops_per_forward
 
     # ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """Start a training run: fresh model (seeded from ``np_random``), statistics and counters."""
+        """Start a training run: fresh model (seeded from ``np_random``), statistics and ledger."""
         super().reset(seed=seed)
         torch_seed = int(self.np_random.integers(2**62))
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(torch_seed)
-            model = make_model(self.model_name, self.splits.num_classes, self.splits.input_shape)
-        self.trainer = Trainer(model, self.splits, self.cfg, self.device, self.precision, torch_seed)
-        self.stats = st.SampleStats(self.n, self.epochs, self.splits.num_classes, self.device, self.ema)
-        self.epoch, self.compute, self.samples_trained, self.last_keep, self.last_lr = 0, 0.0, 0, 0.0, 0.0
-        self.flops = 0.0
+        self.trainer = Trainer(self.splits, self.config.train, self.device, self.precision, torch_seed)
+        self.stats = st.SampleStats(self.n, self.epochs, self.splits.num_classes, self.device, self.config.ema)
+        self.epoch, self.ledger, self.last_lr = 0, Ledger(), 0.0
         self.t_start = self.clock()
-        self.val_accuracy, self.val_loss = self._validate()
+        self.val_accuracy, self.val_loss = self.trainer.evaluate(self.splits.x_val, self.splits.y_val)
         self.last_info = self._info()
         return self._observation(), dict(self.last_info)
 
@@ -210,31 +214,28 @@ class DataSelectEnv(gym.Env):
         selected = torch.from_numpy(np.flatnonzero(weights)).to(self.device)
         w = None if self.action_mode == "mask" else torch.from_numpy(weights[weights > 0]).to(self.device)
         if len(selected):
-            order, out = self.trainer.train_epoch(self.epoch, selected, w)
-            self.stats.observe(order, out["loss"], out["correct"], out["margin"])
-            steps = -(-len(selected) // self.cfg.batch_size)
-            self.last_lr = self.trainer.lr_at((self.epoch + (steps - 1) / steps) / self.epochs)
+            result = self.trainer.train_epoch(self.epoch, selected, w)
+            self.stats.observe(result.order, result.loss, result.correct, result.margin)
+            self.last_lr = result.lr
         self.stats.end_epoch(selected)
         self.epoch += 1
         step_compute = len(selected) / self.n
-        self.samples_trained += len(selected)
-        self.flops += 3.0 * self.flops_per_forward * len(selected)
-        self.last_keep = len(selected) / self.n
-        if self.probe_every and self.epoch % self.probe_every == 0:
-            scores = self._probe()
+        self.ledger.samples_trained += len(selected)
+        self.ledger.last_keep = len(selected) / self.n
+        if self.config.probe_every and self.epoch % self.config.probe_every == 0:
+            scores = self.trainer.forward_stats(self.splits.x_train, self.splits.y_train)
             self.stats.observe(torch.arange(self.n, device=self.device), scores["loss"],
                                scores["correct"], scores["margin"])
             step_compute += FORWARD_COST
-        self.compute += step_compute
+        self.ledger.compute += step_compute
         prev_acc = self.val_accuracy
-        self.val_accuracy, self.val_loss = self._validate()
+        self.val_accuracy, self.val_loss = self.trainer.evaluate(self.splits.x_val, self.splits.y_val)
         terminated = self.epoch >= self.epochs or self._budget_spent()
         reward = self._reward(self.val_accuracy - prev_acc, step_compute, terminated)
         info = self._info()
         if terminated:
             info["test_accuracy"], info["test_loss"] = self.trainer.evaluate(self.splits.x_test, self.splits.y_test)
-            self.flops += self.flops_per_forward * len(self.splits.y_test)
-            info["flops"] = self.flops
+            info["flops"] = self.trainer.flops
             info["wall_time"] = self.clock() - self.t_start
         self.last_info = info
         return self._observation(), reward, terminated, False, dict(info)
@@ -266,8 +267,8 @@ class DataSelectEnv(gym.Env):
         """
         if self.trainer is None:
             raise RuntimeError("call reset() before score_samples()")
-        scores = self._probe()
-        self.compute += FORWARD_COST
+        scores = self.trainer.forward_stats(self.splits.x_train, self.splits.y_train)
+        self.ledger.compute += FORWARD_COST
         return {k: v.cpu().numpy() for k, v in scores.items()}
 
     def check_action(self, action: Any) -> np.ndarray:
@@ -286,7 +287,7 @@ class DataSelectEnv(gym.Env):
             if bad.any():
                 raise ValueError(f"action must be {expect}; got {a[bad][0].item()!r} at index {int(np.flatnonzero(bad)[0])}")
             return a.astype(np.float64)
-        expect = f"a float array of shape ({self.n},) with values in [0, {self.w_max}]"
+        expect = f"a float array of shape ({self.n},) with values in [0, {self.config.w_max}]"
         if a.shape != (self.n,):
             raise ValueError(f"action must be {expect}; got shape {a.shape}")
         if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
@@ -294,45 +295,33 @@ class DataSelectEnv(gym.Env):
         a = a.astype(np.float64)
         if not np.isfinite(a).all():
             raise ValueError(f"action must be {expect}; got NaN or infinite values")
-        if a.size and (a.min() < 0 or a.max() > self.w_max):
+        if a.size and (a.min() < 0 or a.max() > self.config.w_max):
             raise ValueError(f"action must be {expect}; got values in [{a.min()}, {a.max()}]")
         return a
 
     # ---- internals ---------------------------------------------------------------------------
-    def _probe(self) -> dict[str, torch.Tensor]:
-        self.flops += self.flops_per_forward * self.n
-        return self.trainer.forward_stats(self.splits.x_train, self.splits.y_train)
-
-    def _validate(self) -> tuple[float, float]:
-        self.flops += self.flops_per_forward * len(self.splits.y_val)
-        return self.trainer.evaluate(self.splits.x_val, self.splits.y_val)
-
     def _budget_spent(self) -> bool:
-        return self.compute_budget is not None and self.compute >= self.compute_budget - 1e-9
+        budget = self.config.reward.compute_budget
+        return budget is not None and self.ledger.compute >= budget - 1e-9
 
     def _reward(self, gain: float, step_compute: float, terminated: bool) -> float:
-        if self.reward_mode == "gain_per_compute":
-            return 100.0 * gain / max(step_compute, self.c_min)
-        if self.reward_mode == "gain_minus_cost":
-            return 100.0 * gain - self.lam * step_compute
-        return 100.0 * self.val_accuracy - self.lam * self.compute if terminated else 0.0
+        r = self.config.reward
+        if r.reward == "gain_per_compute":
+            return 100.0 * gain / max(step_compute, r.c_min)
+        if r.reward == "gain_minus_cost":
+            return 100.0 * gain - r.lam * step_compute
+        return 100.0 * self.val_accuracy - r.lam * self.ledger.compute if terminated else 0.0
 
     def _info(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "samples_trained": self.samples_trained, "compute": self.compute,
-                "flops": self.flops, "wall_time": self.clock() - self.t_start,
+        return {"epoch": self.epoch, "samples_trained": self.ledger.samples_trained, "compute": self.ledger.compute,
+                "flops": self.trainer.flops, "wall_time": self.clock() - self.t_start,
                 "val_accuracy": self.val_accuracy, "val_loss": self.val_loss,
-                "keep_fraction": self.last_keep, "lr": self.last_lr}
+                "keep_fraction": self.ledger.last_keep, "lr": self.last_lr}
 
     def _observation(self) -> dict[str, np.ndarray]:
-        budget_left = 1.0 if self.compute_budget is None else \
-            max(0.0, 1.0 - self.compute / self.compute_budget)
-        progress = np.array([self.epoch / self.epochs, 1 - self.epoch / self.epochs, self.compute / self.epochs,
-                             self.val_accuracy, self.val_loss,
-                             self.trainer.lr_at(self.epoch / self.epochs) / self.cfg.lr,
-                             self.last_keep, budget_left], dtype=np.float32)
+        budget = self.config.reward.compute_budget
+        budget_left = 1.0 if budget is None else max(0.0, 1.0 - self.ledger.compute / budget)
+        progress = np.array([self.epoch / self.epochs, 1 - self.epoch / self.epochs, self.ledger.compute / self.epochs,
+                             self.val_accuracy, self.val_loss, self.trainer.lr_frac_at_epoch(self.epoch),
+                             self.ledger.last_keep, budget_left], dtype=np.float32)
         return {"samples": self.stats.samples(), "progress": progress}
-
-
-def _check_choice(name: str, value: Any, choices: tuple) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")

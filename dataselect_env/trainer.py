@@ -8,88 +8,42 @@ per-sample loss, correctness and margin come from the training forward pass itse
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import math
-import platform
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import TrainConfig
 from .data import Splits
+from .hardware import keep_freed_memory, resolve_device, resolve_precision
+from .models import forward_flops, make_model
 
-PRECISIONS = ("auto", "fp32", "bf16")
+TRAIN_COST = 3.0  # FLOPs of a training pass (forward + backward) in forward passes
 
 
 @dataclass
-class TrainConfig:
-    """Hyperparameters of the inner training (units in comments)."""
+class EpochResult:
+    """What one epoch of training did and cost.
 
-    epochs: int = 10  # schedule length; a step of the env is one epoch, however small its subset
-    batch_size: int = 256  # samples per SGD step
-    lr: float = 0.2  # peak learning rate, for the mean loss over a batch
-    momentum: float = 0.9  # Nesterov momentum
-    weight_decay: float = 5e-4  # L2 on all parameters
-    label_smoothing: float = 0.2  # of the training loss (the observed losses are plain CE)
-    warmup: float = 0.2  # fraction of the schedule with a linear warm-up, then linear decay to 0
-    augment: bool = True  # random horizontal flip and translation (images only)
-    translate: int = 2  # pixels of random translation (reflect padding)
-    eval_batch_size: int = 1024  # samples per evaluation forward pass
-
-
-def cpu_supports_bf16() -> bool:
-    """True if this CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-@functools.cache  # process-wide: once is enough, however many trainers are built
-def keep_freed_memory() -> bool:
-    """Make glibc keep freed memory for reuse instead of handing it back to the OS; True if applied.
-
-    A training step frees and re-allocates the same few tens of MiB of activations. With glibc's
-    defaults, blocks of a few MiB or more are returned to the OS (``munmap`` or heap trimming) and
-    page-faulted back in on the next step: about 20,000 faults per fp32 step of the ``small`` net at
-    batch 256, a large share of a CPU step's time.
-    This sets ``M_MMAP_THRESHOLD`` to its maximum (32 MiB) and ``M_TRIM_THRESHOLD`` to 2 GiB, the
-    effect PyTorch's CPU tuning guide gets from jemalloc or tcmalloc. It is process-wide
-    and idempotent, and leaves the process's resident memory at its peak. A no-op off glibc.
+    ``order`` holds the trained indices in the order trained; ``loss``, ``correct`` and ``margin``
+    are aligned with it (from the training forward passes). ``lr`` is the last learning rate used,
+    ``flops`` the FLOPs spent (``TRAIN_COST`` forward passes per trained sample).
     """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+
+    order: torch.Tensor
+    loss: torch.Tensor
+    correct: torch.Tensor
+    margin: torch.Tensor
+    lr: float
+    flops: float
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """Map ``"auto"`` to ``"bf16"`` on CUDA with bf16 and on bf16-capable CPUs, else ``"fp32"``."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_supports_bf16() else "fp32"
-
-
-def resolve_device(device: str) -> torch.device:
-    """Map ``"auto"`` to CUDA when available, else CPU; check that CUDA exists when asked for."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(device, (str, torch.device)) or str(device).split(":")[0] not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but torch.cuda.is_available() is False")
-    return dev
+def resolve(cfg: TrainConfig) -> tuple[torch.device, str]:
+    """The device and precision ``cfg`` asks for, with ``"auto"`` resolved for this machine."""
+    device = resolve_device(cfg.device)
+    return device, resolve_precision(cfg.precision, device)
 
 
 def lr_factor(progress: float, warmup: float) -> float:
@@ -141,21 +95,27 @@ def per_sample_stats(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.T
 
 
 class Trainer:
-    """Trains ``model`` on index subsets of ``splits.x_train``, one epoch per call.
+    """Builds network ``cfg.model`` and trains it on index subsets of ``splits.x_train``, one epoch per call.
 
-    :param model: a ``nn.Sequential`` whose last module is the linear classifier head.
+    The trainer owns what training costs: ``flops_per_forward`` (one sample's forward pass) and
+    ``flops``, the FLOPs of everything it has run (training, evaluation, probes).
+
     :param splits: the data, already on ``device``.
-    :param cfg: hyperparameters.
-    :param device: where model and data live.
+    :param cfg: hyperparameters (``cfg.model`` names the network).
+    :param device: where model and data live (see :func:`resolve`).
     :param precision: ``"fp32"`` or ``"bf16"`` (autocast).
-    :param seed: seeds the generator for shuffling and augmentation.
+    :param seed: seeds the network's initialisation and the generator for shuffling and augmentation.
     """
 
-    def __init__(self, model: nn.Module, splits: Splits, cfg: TrainConfig, device: torch.device,
-                 precision: str, seed: int):
+    def __init__(self, splits: Splits, cfg: TrainConfig, device: torch.device, precision: str, seed: int):
         self.cfg, self.device, self.precision = cfg, device, precision
         if device.type == "cpu":
             keep_freed_memory()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            model = make_model(cfg.model, splits.num_classes, splits.input_shape)
+        self.flops_per_forward = float(forward_flops(model, splits.input_shape))
+        self.flops = 0.0
         self.is_image = splits.x_train.dim() == 4
         fmt = torch.channels_last if self.is_image else torch.contiguous_format
         self.model = model.to(device, memory_format=fmt)
@@ -185,15 +145,18 @@ class Trainer:
         """Learning rate at schedule progress in [0, 1]."""
         return self.cfg.lr * lr_factor(progress, self.cfg.warmup)
 
-    def train_epoch(self, epoch: int, idx: torch.Tensor,
-                    weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def lr_frac_at_epoch(self, epoch: int) -> float:
+        """Learning rate at the start of ``epoch`` (0-based) as a fraction of the peak."""
+        return self.lr_at(epoch / self.cfg.epochs) / self.cfg.lr
+
+    def train_epoch(self, epoch: int, idx: torch.Tensor, weights: torch.Tensor | None = None) -> EpochResult:
         """Train one epoch on samples ``idx`` (a fresh random order), advancing the schedule by one epoch.
 
         :param epoch: index of this epoch in the schedule (0-based).
-        :param idx: int64 indices into the training set, on the device.
+        :param idx: int64 indices into the training set, on the device (at least one).
         :param weights: optional per-sample loss weights aligned with ``idx``.
-        :return: the indices in the order trained, and per-sample ``loss``, ``correct``,
-            ``margin`` aligned with them (from the training forward passes).
+        :return: the indices in the order trained, per-sample ``loss``, ``correct`` and ``margin``
+            aligned with them, the last learning rate and the FLOPs spent.
         """
         self.model.train()
         order = torch.randperm(len(idx), device=self.device, generator=self.gen)
@@ -207,9 +170,11 @@ class Trainer:
         bs = self.cfg.batch_size
         steps = math.ceil(len(idx) / bs)
         outputs: dict[str, list[torch.Tensor]] = {"loss": [], "correct": [], "margin": []}
+        lr = 0.0
         for step in range(steps):
+            lr = self.lr_at((epoch + step / steps) / self.cfg.epochs)
             for group in self.optimizer.param_groups:
-                group["lr"] = self.lr_at((epoch + step / steps) / self.cfg.epochs)
+                group["lr"] = lr
             sl = slice(step * bs, (step + 1) * bs)
             x, y = self.prepare(x_all[sl]), y_all[sl]
             with self.autocast():
@@ -223,15 +188,17 @@ class Trainer:
             with torch.no_grad():
                 for k, v in per_sample_stats(logits.detach(), y).items():
                     outputs[k].append(v)
-        empty = torch.empty(0, device=self.device)
-        return idx, {k: torch.cat(v) if v else empty for k, v in outputs.items()}
+        flops = TRAIN_COST * self.flops_per_forward * len(idx)
+        self.flops += flops
+        return EpochResult(idx, *(torch.cat(outputs[k]) for k in ("loss", "correct", "margin")), lr, flops)
 
     @torch.no_grad()
     def forward_stats(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Eval-mode forward pass over ``x``: per-sample ``loss``, ``correct``, ``margin``,
         ``el2n`` (norm of softmax minus one-hot, Paul et al. 2021) and ``grand`` (last-layer
-        gradient norm, ``||p - y|| * sqrt(||h||^2 + 1)``, the GraNd approximation)."""
+        gradient norm, ``||p - y|| * sqrt(||h||^2 + 1)``, the GraNd approximation). Counted in ``flops``."""
         self.model.eval()
+        self.flops += self.flops_per_forward * len(y)
         body, head = self.model[:-1], self.model[-1]
         out: dict[str, list[torch.Tensor]] = {}
         for start in range(0, len(y), self.cfg.eval_batch_size):

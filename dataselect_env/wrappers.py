@@ -25,21 +25,9 @@ import numpy as np
 from gymnasium import spaces
 
 from . import stats as st
+from .selection import UNBOUNDED, check_keep, keep_count, squash, top_k_mask
 
-F = len(st.SAMPLE_FEATURES)
-G = len(st.PROGRESS_FEATURES)
-UNBOUNDED = np.isinf(st.SAMPLE_HIGH)  # loss, EMA loss, loss variance, forgetting: log1p-squashed
-
-
-def squash(samples: np.ndarray) -> np.ndarray:
-    """Per-sample features with the unbounded columns (losses, variance, forgetting) ``log1p``-ed.
-
-    :param samples: ``(N, F)`` raw ``obs["samples"]``.
-    :return: ``(N, F)`` float32; bounded columns unchanged.
-    """
-    x = np.asarray(samples, dtype=np.float32).copy()
-    x[:, UNBOUNDED] = np.log1p(np.maximum(x[:, UNBOUNDED], 0.0))
-    return x
+N_SAMPLE_FEATURES = len(st.SAMPLE_FEATURES)  # N_SAMPLE_FEATURES of the observation's (N, N_SAMPLE_FEATURES) samples
 
 
 def standardize(x: np.ndarray) -> np.ndarray:
@@ -64,27 +52,6 @@ def rank_order(score: np.ndarray, rng: np.random.Generator | None = None) -> np.
         return np.argsort(score, kind="stable")
     perm = rng.permutation(len(score))
     return perm[np.argsort(score[perm], kind="stable")]
-
-
-def top_k_mask(score: np.ndarray, k: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    """0/1 int8 mask of the ``k`` highest scores (ties broken at random).
-
-    :param score: ``(N,)`` scores.
-    :param k: number of samples kept, ``0 <= k <= N``.
-    :param rng: tie-breaking generator (see :func:`rank_order`).
-    """
-    mask = np.zeros(len(score), dtype=np.int8)
-    mask[rank_order(-score, rng)[:k]] = 1
-    return mask
-
-
-def budget(keep: float, n: int) -> int:
-    """Number of samples kept: ``round(keep * n)``, at least one.
-
-    :param keep: kept fraction in (0, 1].
-    :param n: dataset size.
-    """
-    return int(min(n, max(1, round(keep * n))))
 
 
 def allocate(shares: np.ndarray, caps: np.ndarray, k: int) -> np.ndarray:
@@ -142,7 +109,7 @@ class LossBinsTransform:
     def __post_init__(self) -> None:
         if not isinstance(self.bins, (int, np.integer)) or self.bins < 1:
             raise ValueError(f"bins must be a positive integer, got {self.bins!r}")
-        _check_keep(self.keep, allow_none=True)
+        check_keep(self.keep, allow_none=True)
         if not 0 < self.min_keep <= 1:
             raise ValueError(f"min_keep must be in (0, 1], got {self.min_keep!r}")
 
@@ -179,7 +146,7 @@ class LossBinsTransform:
         """
         x = squash(obs["samples"])
         bins = self.bin_of(obs)
-        sums = np.zeros((self.bins, F), dtype=np.float64)
+        sums = np.zeros((self.bins, N_SAMPLE_FEATURES), dtype=np.float64)
         np.add.at(sums, bins, x)
         means = sums / np.bincount(bins, minlength=self.bins)[:, None]
         return np.concatenate([obs["progress"], means.ravel()]).astype(np.float32)
@@ -205,7 +172,7 @@ class LossBinsTransform:
         """
         action = np.asarray(action, dtype=np.float64).reshape(-1)
         n = len(obs["samples"])
-        k = budget(self.keep_fraction(action) if keep is None else keep, n)
+        k = keep_count(self.keep_fraction(action) if keep is None else keep, n)
         logits = self.temperature * np.clip(action[: self.bins], -1.0, 1.0)
         shares = np.exp(logits - logits.max())
         bins = self.bin_of(obs, rng)
@@ -232,20 +199,21 @@ class LinearScoreTransform:
     keep: float = 0.5
 
     def __post_init__(self) -> None:
-        _check_keep(self.keep, allow_none=False)
+        check_keep(self.keep)
 
     @property
     def observation_space(self) -> spaces.Box:
         """``Box(G + 2F)``: progress features, feature means, feature stds."""
         low = np.where(UNBOUNDED, 0.0, st.SAMPLE_LOW)
-        return spaces.Box(np.concatenate([st.PROGRESS_LOW, low, np.zeros(F)]).astype(np.float32),
-                          np.concatenate([st.PROGRESS_HIGH, st.SAMPLE_HIGH, np.full(F, np.inf)]).astype(np.float32),
+        return spaces.Box(np.concatenate([st.PROGRESS_LOW, low, np.zeros(N_SAMPLE_FEATURES)]).astype(np.float32),
+                          np.concatenate([st.PROGRESS_HIGH, st.SAMPLE_HIGH,
+                                          np.full(N_SAMPLE_FEATURES, np.inf)]).astype(np.float32),
                           dtype=np.float32)
 
     @property
     def action_space(self) -> spaces.Box:
         """``Box(-1, 1, (F,))``: one weight per per-sample feature."""
-        return spaces.Box(-1.0, 1.0, (F,), np.float32)
+        return spaces.Box(-1.0, 1.0, (N_SAMPLE_FEATURES,), np.float32)
 
     def observation(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """The ``G + 2F`` summary of a raw observation.
@@ -273,7 +241,7 @@ class LinearScoreTransform:
         :param rng: tie-breaking generator.
         :param keep: overrides the transform's kept fraction.
         """
-        k = budget(self.keep if keep is None else keep, len(obs["samples"]))
+        k = keep_count(self.keep if keep is None else keep, len(obs["samples"]))
         return top_k_mask(self.scores(action, obs), k, rng)
 
 
@@ -371,10 +339,3 @@ def make_transform(interface: str, keep: float | None = None, bins: int = 8) -> 
             raise ValueError("the 'linear' interface needs a keep fraction (e.g. --keep 0.3)")
         return LinearScoreTransform(keep=keep)
     raise ValueError(f"interface must be 'bins' or 'linear' for a wrapper, got {interface!r}")
-
-
-def _check_keep(keep: float | None, allow_none: bool) -> None:
-    if keep is None and allow_none:
-        return
-    if keep is None or not 0 < keep <= 1:
-        raise ValueError(f"keep must be a fraction in (0, 1]{' or None' if allow_none else ''}, got {keep!r}")

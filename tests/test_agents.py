@@ -11,8 +11,17 @@ import torch
 
 import agents
 import dataselect_env  # noqa: F401  (registers the env ids)
-from dataselect_env import (EMA_LOSS, EPOCH_FRAC, FORGETTING, LAST_CORRECT, LAST_LOSS, LOSS_VAR,
-                            PROGRESS_FEATURES, SAMPLE_FEATURES, SEEN)
+from dataselect_env import (
+    EMA_LOSS,
+    EPOCH_FRAC,
+    FORGETTING,
+    LAST_CORRECT,
+    LAST_LOSS,
+    LOSS_VAR,
+    PROGRESS_FEATURES,
+    SAMPLE_FEATURES,
+    SEEN,
+)
 from dataselect_env.stats import SampleStats
 
 SYN = "DataSelect/Synthetic-v0"
@@ -83,7 +92,7 @@ def test_classes_reachable_as_attributes():
     assert agents.UCB is agents.load_class("agents.bandits:UCB")
     assert isinstance(agents.load("agents.baselines:Random", keep=0.2), agents.Random)
     with pytest.raises(AttributeError):
-        agents.NoSuchAgent
+        agents.NoSuchAgent  # noqa: B018 (the attribute access is the test)
 
 
 @pytest.mark.parametrize("spec, match", [("no_colon", "pkg.module:Class"), ("missing.py:A", "not found"),

@@ -15,8 +15,17 @@ from PIL import Image
 
 import dataselect_env  # registers the ids
 from dataselect_env import data, stats
-from dataselect_env.stats import (EMA_LOSS, EPOCHS_SINCE_SELECTED, FORGETTING, LAST_CORRECT,
-                                  LAST_LOSS, LAST_MARGIN, LOSS_VAR, SEEN, SELECTED_FRAC)
+from dataselect_env.stats import (
+    EMA_LOSS,
+    EPOCHS_SINCE_SELECTED,
+    FORGETTING,
+    LAST_CORRECT,
+    LAST_LOSS,
+    LAST_MARGIN,
+    LOSS_VAR,
+    SEEN,
+    SELECTED_FRAC,
+)
 
 
 def make_image_folder(root, classes=("cat", "dog", "frog"), per_class=(12, 4)):
@@ -63,6 +72,39 @@ def test_data_root_from_environment_variable(tmp_path, monkeypatch):
     env = gym.make("DataSelect/CIFAR10-v0", val_size=3, model="tiny")
     assert env.unwrapped.splits.num_classes == 3
     assert data.data_root(None) == root
+
+
+def test_a_missing_archive_path_says_it_does_not_exist_and_creates_nothing(tmp_path, monkeypatch):
+    missing = tmp_path / "nope" / "cifar10-jpeg.tar.gz"
+    with pytest.raises(FileNotFoundError, match="does not exist") as err:
+        data.load("cifar10", missing)
+    assert str(missing) in str(err.value) and "data_root=" in str(err.value)
+    monkeypatch.setenv("DATASELECT_DATA", str(missing))
+    with pytest.raises(FileNotFoundError, match=r"\(given by DATASELECT_DATA\) does not exist"):
+        gym.make("DataSelect/CIFAR10-v0", model="tiny")
+    assert not missing.exists() and not missing.parent.exists()  # no directory left behind
+
+
+def test_a_truncated_archive_names_the_file(tmp_path):
+    root = make_image_folder(tmp_path / "src" / "mini")
+    with tarfile.open(tmp_path / "mini.tar.gz", "w:gz") as tar:
+        tar.add(root, arcname="mini")
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes((tmp_path / "mini.tar.gz").read_bytes()[:1000])
+    with pytest.raises(data.DataError, match="damaged or truncated") as err:
+        data.load("cifar10", broken)
+    assert str(broken) in str(err.value) and "re-copy" in str(err.value)
+    assert isinstance(err.value, ValueError)
+
+
+def test_no_dataset_without_download_explains_where_to_point(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        data.load("cifar10", tmp_path, download=False)
+    message = str(err.value)
+    for part in (str(tmp_path), "CIFAR-10", "cifar-10-batches-py", "DATASELECT_DATA", "data_root=",
+                 "ImageFolder", ".tar.gz", "download=True", "~/.cache/dataselect"):
+        assert part in message, part
+    assert "shared/" not in message and list(tmp_path.iterdir()) == []
 
 
 def test_splits_are_disjoint_stratified_and_fixed_by_data_seed():
@@ -198,15 +240,14 @@ def test_proxy_id_runs_an_episode_on_the_shared_copy(cifar_archive):
 def test_a_cpu_training_step_reuses_freed_memory_instead_of_page_faulting():
     import resource
 
+    from dataselect_env.config import TrainConfig
     from dataselect_env.data import Splits
-    from dataselect_env.models import make_model
-    from dataselect_env.trainer import TrainConfig, Trainer
+    from dataselect_env.trainer import Trainer
 
     x = torch.randint(0, 255, (1024, 3, 32, 32), dtype=torch.uint8)
     y = torch.randint(0, 10, (1024,))
     splits = Splits(x, y, x[:8], y[:8], x[:8], y[:8], 10, "random")
-    trainer = Trainer(make_model("small", 10, (3, 32, 32)), splits, TrainConfig(epochs=5), torch.device("cpu"),
-                      "fp32", seed=0)
+    trainer = Trainer(splits, TrainConfig(model="small", epochs=5), torch.device("cpu"), "fp32", seed=0)
     faults_per_step = []
     for epoch in range(5):  # 4 steps of batch 256 each; the heap settles within the first two epochs
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 import dataselect_env
-from dataselect_env import (COMPUTE_USED, EMA_LOSS, EPOCH_FRAC, LAST_KEEP, LAST_LOSS, SEEN,
-                            VAL_ACCURACY)
+from dataselect_env import COMPUTE_USED, EMA_LOSS, EPOCH_FRAC, LAST_KEEP, LAST_LOSS, SEEN, VAL_ACCURACY
 
 SYN = "DataSelect/Synthetic-v0"
 
@@ -171,6 +170,17 @@ def test_weights_mode_scales_the_loss():
     w[: n // 2] = 2.0
     _, _, _, _, info = env.step(w)
     assert info["samples_trained"] == n // 2
+    # SGD (momentum, no weight decay) is linear in the gradient: loss weights 2 at lr equal weights 1 at 2 lr.
+    weighted = gym.make(SYN, epochs=2, action_mode="weights", weight_decay=0.0, lr=0.05)
+    plain = gym.make(SYN, epochs=2, weight_decay=0.0, lr=0.1)
+    halved = gym.make(SYN, epochs=2, weight_decay=0.0, lr=0.05)
+    for e in (weighted, plain, halved):
+        e.reset(seed=0)
+    a = weighted.step(np.full(n, 2.0, dtype=np.float32))[0]["samples"]
+    b = plain.step(np.ones(n, dtype=np.int8))[0]["samples"]
+    c = halved.step(np.ones(n, dtype=np.int8))[0]["samples"]
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    assert np.abs(a - c).max() > 1e-2  # and the weight really changed training
 
 
 @pytest.mark.parametrize("action, match", [
@@ -259,7 +269,7 @@ def test_all_ids_registered_and_overridable():
 
 
 def test_cifar100_missing_data_error_says_where_and_how(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"DATASELECT_DATA.*image folder"):
+    with pytest.raises(FileNotFoundError, match=r"DATASELECT_DATA.*ImageFolder"):
         gym.make("DataSelect/CIFAR100-v0", data_root=str(tmp_path), download=False)
 
 

@@ -18,10 +18,10 @@ pytest.importorskip("stable_baselines3")
 import agents  # noqa: E402
 import dataselect_env  # noqa: E402, F401
 from agents.sb3_policies import DeepSetsPolicy  # noqa: E402
-from agents.sb3_train import SB3TrainArgs, add_train_arguments, parse_kv, train  # noqa: E402
 from dataselect_env import EMA_LOSS, LAST_LOSS, SAMPLE_FEATURES  # noqa: E402
-from dataselect_env.wrappers import (LinearScore, LinearScoreTransform, LossBins,  # noqa: E402
-                                     LossBinsTransform, allocate)
+from dataselect_env.harness.plan import parse_kv  # noqa: E402
+from dataselect_env.harness.sb3_train import SB3TrainArgs, add_train_arguments, train  # noqa: E402
+from dataselect_env.wrappers import LinearScore, LinearScoreTransform, LossBins, LossBinsTransform, allocate  # noqa: E402
 
 SYN = "DataSelect/Synthetic-v0"
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,9 +21,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import dataselect_bench  # noqa: E402
 import train_agent  # noqa: E402
-from train_agent import BenchArgs, bench, plan  # noqa: E402
+from dataselect_env.harness import report, results  # noqa: E402
+from dataselect_env.harness import run as harness_run  # noqa: E402
+from dataselect_env.harness.plan import BenchArgs, parse_agent_kwargs, parse_kv, plan  # noqa: E402
+from train_agent import bench  # noqa: E402
 
 ENV = "DataSelect/Synthetic-v0"
 MATRIX = dict(env=ENV, agents=("full", "random", "ucb"), keep=(0.3, 0.5), seeds=(0, 1), epochs=3, quiet=True)
@@ -33,7 +35,7 @@ FILES = ("results.jsonl", "summary.csv", "summary.md", "pareto.png", "curves.png
 
 def accuracies(directory: Path) -> dict[str, float]:
     """Test accuracy of each episode id in DIR/results.jsonl."""
-    return {r["id"]: r["test_accuracy"] for r in dataselect_bench.read_results(directory)}
+    return {r["id"]: r["test_accuracy"] for r in results.read_results(directory)}
 
 
 def cli(*args: str, **kwargs) -> subprocess.Popen:
@@ -53,7 +55,7 @@ def bench_dir(tmp_path_factory) -> Path:
 def test_bench_writes_every_file_with_the_compute_matched_baseline(bench_dir):
     for name in FILES:
         assert (bench_dir / name).stat().st_size > 0, name
-    rows = dataselect_bench.read_results(bench_dir)
+    rows = results.read_results(bench_dir)
     assert len(rows) == N_EPISODES == len({r["id"] for r in rows})
     labels = {(r["agent"], r["keep"]) for r in rows}
     assert labels == {("full", None), ("full@0.3", 0.3), ("full@0.5", 0.5), ("random", 0.3), ("random", 0.5),
@@ -67,7 +69,7 @@ def test_bench_writes_every_file_with_the_compute_matched_baseline(bench_dir):
             assert r["epochs"] == r["env_kwargs"]["epochs"] == round(r["keep"] * 3) == r["compute"]
     table = (bench_dir / "summary.md").read_text()
     assert "Δ vs full@k" in table and "| ucb | 0.3 | 2 |" in table and "| full@0.5 | 0.5 | 2 |" in table
-    summary = {(s["agent"], s["keep"]): s for s in dataselect_bench.summarize(rows)}
+    summary = {(s["agent"], s["keep"]): s for s in report.summarize(rows)}
     assert summary[("random", 0.5)]["delta_vs"] == "full@0.5"
     assert summary[("random", 0.5)]["speedup_compute"] == pytest.approx(2.0)
     full = [r["test_accuracy"] for r in rows if r["agent"] == "full"]
@@ -76,7 +78,7 @@ def test_bench_writes_every_file_with_the_compute_matched_baseline(bench_dir):
 
 def test_rerun_runs_nothing_new(bench_dir, monkeypatch, capsys):
     before = (bench_dir / "results.jsonl").read_bytes()
-    monkeypatch.setattr(train_agent, "run_episode", lambda *a, **k: pytest.fail("ran an episode again"))
+    monkeypatch.setattr(harness_run, "run_episode", lambda *a, **k: pytest.fail("ran an episode again"))
     assert bench(BenchArgs(**MATRIX, out=str(bench_dir))) == 0
     assert "14 already in" in capsys.readouterr().out
     assert (bench_dir / "results.jsonl").read_bytes() == before
@@ -85,20 +87,20 @@ def test_rerun_runs_nothing_new(bench_dir, monkeypatch, capsys):
 def test_kill_mid_run_then_rerun_has_every_episode_exactly_once(tmp_path, bench_dir, capsys):
     args = ["bench", "--env", ENV, "--agents", "full,random,ucb", "--keep", "0.3,0.5", "--seeds", "0,1",
             "--epochs", "3", "--out", str(tmp_path), "--quiet"]
-    proc, results = cli(*args), tmp_path / "results.jsonl"
+    proc, jsonl = cli(*args), tmp_path / "results.jsonl"
     deadline = time.time() + 60
-    while not (results.exists() and results.read_text().count("\n") >= 1) and time.time() < deadline:
+    while not (jsonl.exists() and jsonl.read_text().count("\n") >= 1) and time.time() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    written = results.read_text().count("\n")
+    written = jsonl.read_text().count("\n")
     assert 1 <= written < N_EPISODES, "the kill should land mid-run"
-    with open(results, "a") as f:  # as if killed while writing a row
+    with open(jsonl, "a") as f:  # as if killed while writing a row
         f.write('{"id": "0123456789abcdef", "test_acc')
-    assert len(dataselect_bench.read_results(tmp_path)) == written  # the partial line is ignored
+    assert len(results.read_results(tmp_path)) == written  # the partial line is ignored
     assert bench(BenchArgs(**MATRIX, out=str(tmp_path))) == 0  # the same command again
     assert f"{written} already in" in capsys.readouterr().out
-    ids = [json.loads(line)["id"] for line in results.read_text().splitlines()]
+    ids = [json.loads(line)["id"] for line in jsonl.read_text().splitlines()]
     assert len(ids) == N_EPISODES and set(ids) == {ep.id for ep in plan(BenchArgs(**MATRIX))}
     assert accuracies(tmp_path) == accuracies(bench_dir)
 
@@ -113,36 +115,36 @@ def test_delta_compares_with_the_full_at_k_nearest_in_compute():
     rows += [row("full@0.3", 0.3, s, 0.70, 3.0) for s in (0, 1)] + [row("full@0.5", 0.5, s, 0.80, 5.0) for s in (0, 1)]
     rows += [row("random", 0.3, s, 0.71, 3.0) for s in (0, 1)]  # dynamic: spends keep * E
     rows += [row("forgetting", 0.3, s, 0.75, 5.1) for s in (0, 1)]  # static: scoring epochs add compute
-    summary = {s["agent"]: s for s in dataselect_bench.summarize(rows)}
+    summary = {s["agent"]: s for s in report.summarize(rows)}
     assert summary["random"]["delta_vs"] == "full@0.3" and summary["random"]["delta_mean"] == pytest.approx(1.0)
     assert summary["forgetting"]["delta_vs"] == "full@0.5" and summary["forgetting"]["delta_mean"] == pytest.approx(-5.0)
-    table = dataselect_bench.format_table(dataselect_bench.summarize(rows), rows)
+    table = report.format_table(report.summarize(rows), rows)
     assert "| forgetting | 0.3 | 2 |" in table and "-5.00 ± 0.00 (full@0.5) |" in table
     assert "+1.00 ± 0.00 |" in table  # random's baseline is full@keep: not named
 
 
 def test_rows_land_in_a_results_file_replaced_mid_run(tmp_path):
     path = tmp_path / "results.jsonl"
-    with dataselect_bench.results_writer(tmp_path) as write:
+    with results.results_writer(tmp_path) as write:
         write({"id": "a"})
         saved = path.read_bytes()
         path.unlink()  # what git stash / git checkout do to a committed results file: a new file
         path.write_bytes(saved)
         write({"id": "b"})
-    assert [r["id"] for r in dataselect_bench.read_results(tmp_path)] == ["a", "b"]
+    assert [r["id"] for r in results.read_results(tmp_path)] == ["a", "b"]
 
 
 def test_two_benches_cannot_write_one_dir(tmp_path):
-    with dataselect_bench.results_writer(tmp_path):
+    with results.results_writer(tmp_path):
         with pytest.raises(SystemExit, match="another bench is writing"):
-            with dataselect_bench.results_writer(tmp_path):
+            with results.results_writer(tmp_path):
                 pass
 
 
 def test_workers_2_give_the_same_results_as_workers_1(tmp_path, bench_dir):
     assert bench(BenchArgs(**MATRIX, out=str(tmp_path), workers=2)) == 0
     assert accuracies(tmp_path) == accuracies(bench_dir)
-    assert {r["torch_threads"] for r in dataselect_bench.read_results(tmp_path)} == {1}
+    assert {r["torch_threads"] for r in results.read_results(tmp_path)} == {1}
 
 
 def test_ray_local_cluster_writes_the_same_results(tmp_path, bench_dir):
@@ -160,10 +162,10 @@ def test_ray_local_cluster_writes_the_same_results(tmp_path, bench_dir):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(agents=("full", "nope")), "available: full, random"),
+    (dict(agents=("full", "nope")), "registered agents: full, random"),
     (dict(keep=(0.0, 0.5)), "(0, 1]"),
     (dict(keep=(1.5,)), "(0, 1]"),
-    (dict(env_kwargs={"lrate": 0.1}), "valid: augment, batch_size"),
+    (dict(env_kwargs={"lrate": 0.1}), "unknown env argument 'lrate'; valid: action_mode, augment, batch_size"),
     (dict(env_kwargs={"action_mode": "weights"}), "set per agent"),
     (dict(env="DataSelect/Nope-v0"), "DataSelect/Synthetic-v0"),
     (dict(agent_kwargs={"ucb": {"c": -1.0}}), "c (exploration weight) must be >= 0"),
@@ -175,7 +177,7 @@ def test_bad_arguments_fail_before_training_with_the_choices(change, message, tm
     args = BenchArgs(**{**MATRIX, **change}, out=str(tmp_path / "out"))
     with pytest.raises(ValueError, match=re.escape(message)):
         plan(args)
-    monkeypatch.setattr(train_agent, "run_episode", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(harness_run, "run_episode", lambda *a, **k: pytest.fail("training started"))
     assert bench(args) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -189,14 +191,14 @@ def test_cli_reports_a_bad_keep_and_writes_nothing(tmp_path):
 
 
 def test_kwargs_parsing():
-    assert train_agent.parse_kv(["epochs=3", "lr=0.05", "augment=false", "compute_budget=None", "device=cpu",
+    assert parse_kv(["epochs=3", "lr=0.05", "augment=false", "compute_budget=None", "device=cpu",
                                  'synthetic={"label_noise": 0.4}'], "--env-kwargs") == \
         {"epochs": 3, "lr": 0.05, "augment": False, "compute_budget": None, "device": "cpu",
          "synthetic": {"label_noise": 0.4}}
-    assert train_agent.parse_agent_kwargs(["ucb.c=0.5", "my_agents.py:Mine.eps=0.1", "ucb.seed=3"]) == \
+    assert parse_agent_kwargs(["ucb.c=0.5", "my_agents.py:Mine.eps=0.1", "ucb.seed=3"]) == \
         {"ucb": {"c": 0.5, "seed": 3}, "my_agents.py:Mine": {"eps": 0.1}}
     with pytest.raises(ValueError, match="agent.key=value"):
-        train_agent.parse_agent_kwargs(["c=0.5"])
+        parse_agent_kwargs(["c=0.5"])
 
 
 def test_user_agent_file_and_keepless_agents(tmp_path):
@@ -210,10 +212,10 @@ def test_user_agent_file_and_keepless_agents(tmp_path):
     out = tmp_path / "out"
     assert bench(BenchArgs(env=ENV, agents=(spec, "infobatch"), keep=(0.5,), seeds=(0,), epochs=2,
                            out=str(out), quiet=True)) == 0
-    rows = {r["agent"]: r for r in dataselect_bench.read_results(out)}
+    rows = {r["agent"]: r for r in results.read_results(out)}
     assert rows[spec]["keep"] is None and rows[spec]["compute"] == pytest.approx(1.0)
     assert rows["infobatch"]["env_kwargs"]["action_mode"] == "weights"  # built from the agent's action_mode
-    summary = {s["agent"]: s for s in dataselect_bench.summarize(list(rows.values()))}
+    summary = {s["agent"]: s for s in report.summarize(list(rows.values()))}
     assert summary[spec]["delta_vs"] == "full@0.5"  # keep-less: the full@k nearest its compute
 
 
@@ -241,18 +243,18 @@ def test_main_job_defaults_pick_the_net_for_the_machine(monkeypatch):
 
 
 def test_train_subcommand_delegates_or_says_what_is_missing(monkeypatch, capsys, tmp_path):
-    import agents
-    fake = types.ModuleType("agents.sb3_train")
+    from dataselect_env import harness
+    fake = types.ModuleType("dataselect_env.harness.sb3_train")
     fake.add_train_arguments = lambda parser: parser.add_argument("--timesteps", type=int)
     fake.train = lambda args: tmp_path / f"model-{args.timesteps}"
-    monkeypatch.setitem(sys.modules, "agents.sb3_train", fake)
-    monkeypatch.setattr(agents, "sb3_train", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "dataselect_env.harness.sb3_train", fake)
+    monkeypatch.setattr(harness, "sb3_train", fake, raising=False)
     assert train_agent.main(["train", "--timesteps", "7"]) == 0
     assert f"sb3:{tmp_path / 'model-7'}" in capsys.readouterr().out
-    monkeypatch.setitem(sys.modules, "agents.sb3_train", None)
-    monkeypatch.delattr(agents, "sb3_train")
+    monkeypatch.setitem(sys.modules, "dataselect_env.harness.sb3_train", None)
+    monkeypatch.delattr(harness, "sb3_train")
     assert train_agent.main(["train"]) == 2
-    assert "agents/sb3_train.py" in capsys.readouterr().err
+    assert "harness/sb3_train.py" in capsys.readouterr().err
 
 
 def test_sb3_policy_trained_by_train_is_benchmarked_like_any_agent(tmp_path):
@@ -263,7 +265,7 @@ def test_sb3_policy_trained_by_train_is_benchmarked_like_any_agent(tmp_path):
     spec, out = f"sb3:{model}", tmp_path / "bench"
     assert bench(BenchArgs(env=ENV, agents=("random", spec), keep=(0.5,), seeds=(0,), epochs=2, out=str(out),
                            quiet=True)) == 0
-    rows = {r["agent"]: r for r in dataselect_bench.read_results(out)}
+    rows = {r["agent"]: r for r in results.read_results(out)}
     assert rows[spec]["keep"] == 0.5 and rows[spec]["curve"]["keep_fraction"][1:] == [0.5, 0.5]
     own = plan(BenchArgs(env=ENV, agents=(spec,), keep=(0.3, 0.5), seeds=(0,), epochs=2,
                          agent_kwargs={spec: {"keep": None}}))  # the policy chooses its fraction: one run
@@ -276,5 +278,5 @@ def test_main_job_smoke_on_cifar(cifar_archive, tmp_path):
     assert bench(BenchArgs(agents=("random",), keep=(0.5,), seeds=(0,), epochs=2, out=str(out), quiet=True,
                            env_kwargs={"data_root": str(cifar_archive), "train_subset": 500,
                                        "val_size": 500})) == 0
-    rows = dataselect_bench.read_results(out)
+    rows = results.read_results(out)
     assert {r["agent"] for r in rows} == {"full", "full@0.5", "random"} and rows[0]["model"] in ("small", "fast")

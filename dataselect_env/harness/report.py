@@ -1,74 +1,20 @@
-"""Results of ``train_agent.py bench``: the append-only results file, the summary table and the plots.
-
-``results.jsonl`` holds one JSON line per finished episode (written by the driver, flushed and
-fsynced per episode); :func:`report` turns it into ``summary.csv``, ``summary.md``,
-``pareto.png`` and ``curves.png``. Reading ignores a partial last line left by a killed run.
-"""
+"""Tables and plots of a bench, made from ``DIR/results.jsonl``: ``summary.csv``, ``summary.md``,
+``pareto.png`` and ``curves.png`` (``python train_agent.py report DIR``)."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import math
-import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-RESULTS, SUMMARY_CSV, SUMMARY_MD = "results.jsonl", "summary.csv", "summary.md"
-NOT_IN_ID = ("data_root", "download")  # env kwargs that do not change an episode's result
+from .results import NOT_IN_ID, RESULTS, read_results
 
+SUMMARY_CSV, SUMMARY_MD = "summary.csv", "summary.md"
 
-# ---- results file ---------------------------------------------------------------------------------
-
-def read_results(directory: str | Path) -> list[dict[str, Any]]:
-    """Rows of ``DIR/results.jsonl``; a partial or corrupt line (a killed run's) is skipped."""
-    path = Path(directory) / RESULTS
-    rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            with contextlib.suppress(json.JSONDecodeError):
-                row = json.loads(line)
-                if isinstance(row, dict) and "id" in row:
-                    rows.append(row)
-    return rows
-
-
-@contextlib.contextmanager
-def results_writer(directory: Path) -> Iterator:
-    """Yield ``write(row)``: append one JSON line to ``DIR/results.jsonl``, flushed and fsynced.
-
-    Holds an exclusive lock on ``DIR/.lock`` (two benches cannot write one DIR) and first cuts off a
-    partial last line left by a killed run, so that the next row starts on a line of its own. Every
-    row opens the file by name, so a file replaced meanwhile (a ``git checkout`` or ``git stash`` of
-    committed results) still receives it.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / RESULTS
-    with open(directory / ".lock", "a") as lock:
-        with contextlib.suppress(ImportError):
-            import fcntl
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise SystemExit(f"another bench is writing to {directory}; wait for it or use another --out") from None
-        with open(path, "a+b") as f:
-            f.seek(0)
-            data = f.read()
-            if data and not data.endswith(b"\n"):
-                f.truncate(data.rfind(b"\n") + 1)
-
-        def write(row: dict[str, Any]) -> None:
-            with open(path, "ab") as f:
-                f.write((json.dumps(row) + "\n").encode())
-                f.flush()
-                os.fsync(f.fileno())
-        yield write
-
-
-# ---- summary, table and plots ------------------------------------------------------------------
 
 def _setting(row: dict[str, Any]) -> str:
     kw = {k: v for k, v in row["env_kwargs"].items() if k not in ("epochs", "action_mode", *NOT_IN_ID)}

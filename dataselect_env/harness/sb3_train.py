@@ -11,13 +11,12 @@ A run writes ``model.zip``, ``vecnormalize.pkl`` (reward normalization statistic
 ``interface.json`` (what ``agents.SB3Agent`` needs to act), ``checkpoints/`` and, when
 ``tensorboard`` is installed, ``tb/``. Rollouts are whole episodes by default
 (``n_steps = episodes_per_update x E`` for PPO, ``E`` for A2C), so PPO updates within a few
-hundred steps. Also runnable as ``python -m agents.sb3_train ...``.
+hundred steps. Also runnable as ``python -m dataselect_env.harness.sb3_train ...``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import sys
@@ -28,8 +27,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch as th
 import stable_baselines3
+import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CheckpointCallback
 from stable_baselines3.common.monitor import Monitor
@@ -37,11 +36,12 @@ from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 import dataselect_env
+from agents.sb3_agent import ALGOS, INTERFACES, META_FILE, MODEL_FILE, VECNORM_FILE
+from agents.sb3_policies import DeepSetsPolicy
+from dataselect_env.selection import check_keep
 from dataselect_env.wrappers import LinearScore, LossBins
 
-from .sb3_agent import ALGOS, INTERFACES, META_FILE, MODEL_FILE, VECNORM_FILE
-from .sb3_policies import DeepSetsPolicy
-
+from .plan import parse_kv
 
 # Learning rates for small budgets: PPO on the small wrapped spaces learns within ~300 env steps at
 # 3e-3 (SB3's 3e-4 barely moves in that budget); the set policy's log-probability sums N
@@ -77,7 +77,7 @@ class SB3TrainArgs:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``train`` command's arguments to ``parser``.
 
-    :param parser: the parser of ``train_agent.py train`` (or of ``python -m agents.sb3_train``).
+    :param parser: the parser of ``train_agent.py train`` (or of ``python -m dataselect_env.harness.sb3_train``).
     """
     d = SB3TrainArgs()
     parser.add_argument("--algo", choices=tuple(ALGOS), default=d.algo, help=f"algorithm (default {d.algo})")
@@ -202,8 +202,7 @@ def check_args(cfg: SB3TrainArgs) -> None:
                          "use --algo ppo or a2c, or --interface bins/linear")
     if cfg.interface == "linear" and cfg.keep is None:
         raise ValueError("--interface linear keeps the top round(keep*N) scores: give --keep, e.g. --keep 0.3")
-    if cfg.keep is not None and not 0 < cfg.keep <= 1:
-        raise ValueError(f"--keep must be in (0, 1], got {cfg.keep}")
+    check_keep(cfg.keep, "--keep", allow_none=True)
     if cfg.timesteps < 1:
         raise ValueError(f"--timesteps must be >= 1, got {cfg.timesteps}")
 
@@ -224,31 +223,10 @@ def from_namespace(ns: argparse.Namespace) -> SB3TrainArgs:
     :param ns: the namespace of :func:`add_train_arguments`.
     """
     return SB3TrainArgs(algo=ns.algo, env=ns.env, interface=ns.interface, keep=ns.keep, bins=ns.bins,
-                        timesteps=ns.timesteps, seed=ns.seed, out=ns.out, env_kwargs=parse_kv(ns.env_kwargs),
+                        timesteps=ns.timesteps, seed=ns.seed, out=ns.out, env_kwargs=parse_kv(ns.env_kwargs, "--env-kwargs"),
                         episodes_per_update=ns.episodes_per_update, n_steps=ns.n_steps,
                         learning_rate=ns.learning_rate, gamma=ns.gamma, checkpoints=ns.checkpoints,
                         device=ns.device, threads=ns.threads, progress_bar=not ns.no_progress_bar, verbose=ns.verbose)
-
-
-def parse_kv(items: list[str]) -> dict[str, Any]:
-    """``["epochs=5", 'synthetic={"label_noise": 0.4}']`` -> ``{"epochs": 5, "synthetic": {...}}``.
-
-    Values are JSON where they parse (numbers, ``true``, ``null``, objects), else strings.
-
-    :param items: ``k=v`` strings.
-    """
-    out = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--env-kwargs must be written key=value, got {item!r}")
-        low = text.strip().lower()
-        value: Any = {"true": True, "false": False, "none": None}.get(low, text)
-        if isinstance(value, str):
-            with contextlib.suppress(json.JSONDecodeError):
-                value = json.loads(text)
-        out[key.strip()] = value
-    return out
 
 
 def _progress_bar_available() -> bool:
@@ -260,8 +238,8 @@ def _progress_bar_available() -> bool:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    """``python -m agents.sb3_train ...``: parse ``argv`` and train."""
-    parser = argparse.ArgumentParser(prog="python -m agents.sb3_train", description=__doc__.split("\n\n")[0])
+    """``python -m dataselect_env.harness.sb3_train ...``: parse ``argv`` and train."""
+    parser = argparse.ArgumentParser(prog="python -m dataselect_env.harness.sb3_train", description=__doc__.split("\n\n")[0])
     add_train_arguments(parser)
     return train(parser.parse_args(argv))
 

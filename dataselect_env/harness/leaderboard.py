@@ -1,0 +1,357 @@
+"""Leaderboard of data-selection controllers: Δ vs the full-data frontier, with honest intervals.
+
+Statistics follow Agarwal et al. 2021, "Deep Reinforcement Learning at the Edge of the
+Statistical Precipice" (NeurIPS): per-scenario means with percentile-bootstrap 95% CIs over
+seeds, and across scenarios the mean, the interquartile mean (IQM) and the average probability
+of improvement over a baseline, each with a *stratified* bootstrap CI (seeds resampled within
+each scenario, the set of scenarios kept fixed).
+
+Input everywhere is a plain mapping ``scores[agent][scenario] -> 1-D array of per-seed values``
+(Δ vs the full-data frontier in percentage points, see :mod:`dataselect_env.harness.frontier`).
+Seed counts may differ between scenarios and an agent may lack some scenarios.
+
+Why not call ``rliable`` directly: its score matrices have shape ``(runs, tasks)``, i.e. the
+same number of runs in every task, and ``rliable.library``'s bootstrap draws from numpy's global
+random state (and, with pandas >= 3, fails to import through ``arch``). The estimators are
+therefore written here in a few lines of numpy, with the same definitions; they coincide with
+``rliable.metrics.aggregate_mean`` / ``aggregate_iqm`` / ``probability_of_improvement`` when
+every scenario has the same seed count (IQM: when, in addition, the total run count is a
+multiple of 4; otherwise this IQM trims fractionally instead of whole runs). All bootstrap draws
+come from generators seeded by ``(seed, agent[, scenario])``, so results are deterministic given
+``seed`` and do not change when other agents are added.
+
+``leaderboard.csv`` (long format, written by :func:`write_leaderboard`) has the columns
+:data:`CSV_COLUMNS`:
+
+* ``kind``: ``scenario`` (one row per agent and scenario) or ``aggregate`` (one per agent);
+* ``agent``; ``scenario`` (``*`` on aggregate rows);
+* ``n``: seeds (scenario rows) or runs summed over the agent's scenarios (aggregate rows);
+* ``n_scenarios``: 1 on scenario rows; scenarios the agent has on aggregate rows;
+* ``mean``, ``mean_ci_low``, ``mean_ci_high``: mean Δ (aggregate: mean over scenarios of the
+  per-scenario means) and its 95% CI;
+* ``iqm``, ``iqm_ci_low``, ``iqm_ci_high``: aggregate rows only (empty on scenario rows);
+* ``poi``, ``poi_ci_low``, ``poi_ci_high``, ``poi_scenarios``: aggregate rows only: probability
+  of improvement over the baseline and the number of shared scenarios it averages over (empty
+  for the baseline itself or when there are no shared scenarios).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+#: ``scores[agent][scenario] -> per-seed values``.
+Scores = Mapping[str, Mapping[str, ArrayLike]]
+
+CSV_COLUMNS = ("kind", "agent", "scenario", "n", "n_scenarios", "mean", "mean_ci_low",
+               "mean_ci_high", "iqm", "iqm_ci_low", "iqm_ci_high", "poi", "poi_ci_low",
+               "poi_ci_high", "poi_scenarios")
+
+_NAN_CI = (math.nan, math.nan)
+
+
+@dataclass(frozen=True)
+class ScenarioStats:
+    """One agent in one scenario.
+
+    :param scenario: scenario name.
+    :param agent: agent name.
+    :param n: number of seeds.
+    :param mean: mean over seeds.
+    :param ci: 95% percentile-bootstrap CI of the mean; ``(nan, nan)`` when ``n == 1``.
+    """
+
+    scenario: str
+    agent: str
+    n: int
+    mean: float
+    ci: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class AggregateStats:
+    """One agent across its scenarios.
+
+    :param agent: agent name.
+    :param n_scenarios: scenarios the agent has.
+    :param n_runs: runs (seeds) summed over those scenarios.
+    :param mean: mean over scenarios of the per-scenario mean.
+    :param mean_ci: stratified-bootstrap 95% CI of ``mean``.
+    :param iqm: interquartile mean over all runs, each scenario weighted equally.
+    :param iqm_ci: stratified-bootstrap 95% CI of ``iqm``.
+    :param poi: probability of improvement over the baseline, averaged over shared scenarios;
+        nan for the baseline itself or without shared scenarios.
+    :param poi_ci: stratified-bootstrap 95% CI of ``poi`` (nan likewise).
+    :param poi_scenarios: number of scenarios ``poi`` averages over.
+    """
+
+    agent: str
+    n_scenarios: int
+    n_runs: int
+    mean: float
+    mean_ci: tuple[float, float]
+    iqm: float
+    iqm_ci: tuple[float, float]
+    poi: float
+    poi_ci: tuple[float, float]
+    poi_scenarios: int
+
+
+def _clean(scores: Scores) -> dict[str, dict[str, np.ndarray]]:
+    """Scores as float arrays, dropping empty entries and agents; rejects non-finite values."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for agent, per in scores.items():
+        for scen, vals in per.items():
+            arr = np.asarray(vals, dtype=float).ravel()
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"non-finite score for {agent!r} in {scen!r}: filter rows "
+                                 "outside the frontier before building the leaderboard")
+            if arr.size:
+                out.setdefault(str(agent), {})[str(scen)] = arr
+    return out
+
+
+def _rng(seed: int, *keys: str) -> np.random.Generator:
+    """Generator seeded by ``seed`` and names, independent of dict order and other agents."""
+    return np.random.default_rng([seed, *(zlib.crc32(k.encode()) for k in keys)])
+
+
+def _resample(x: np.ndarray, reps: int, rng: np.random.Generator) -> np.ndarray:
+    """``(reps, len(x))`` bootstrap resamples of ``x`` (with replacement)."""
+    return x[rng.integers(0, x.size, size=(reps, x.size))]
+
+
+def _ci(samples: np.ndarray) -> tuple[float, float]:
+    """Percentile 95% interval of bootstrap ``samples``."""
+    lo, hi = np.percentile(samples, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def weighted_iqm(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Interquartile mean with per-value weights: mean of the middle 50% of the weight mass.
+
+    Values straddling a quartile count with the fraction of their weight inside. With equal
+    weights and a length divisible by 4 this is ``scipy.stats.trim_mean(values, 0.25)``.
+
+    :param values: ``(..., T)`` array; the IQM is taken along the last axis.
+    :param weights: ``(T,)`` non-negative weights (normalised here).
+    :return: array of shape ``values.shape[:-1]``.
+    """
+    order = np.argsort(values, axis=-1)
+    v = np.take_along_axis(values, order, axis=-1)
+    w = (weights / weights.sum())[order]
+    hi = np.cumsum(w, axis=-1)
+    inside = np.clip(np.minimum(hi, 0.75) - np.maximum(hi - w, 0.25), 0.0, None)
+    return (inside * v).sum(axis=-1) / 0.5
+
+
+def _mean_iqm(per: dict[str, np.ndarray], scen: list[str], reps: int,
+              rng: np.random.Generator) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Point mean and IQM over ``scen`` plus their stratified bootstrap samples."""
+    weights = np.concatenate([np.full(per[s].size, 1.0 / per[s].size) for s in scen])
+    boot = [_resample(per[s], reps, rng) for s in scen]
+    mean = float(np.mean([per[s].mean() for s in scen]))
+    iqm = float(weighted_iqm(np.concatenate([per[s] for s in scen]), weights))
+    boot_mean = np.mean([b.mean(axis=1) for b in boot], axis=0)
+    boot_iqm = weighted_iqm(np.concatenate(boot, axis=1), weights)
+    return mean, iqm, boot_mean, boot_iqm
+
+
+def prob_improvement(x: ArrayLike, y: ArrayLike) -> np.ndarray:
+    """P(X > Y) + 0.5 P(X = Y) over all pairs (Mann-Whitney U / (n_x n_y)), along the last axis.
+
+    :param x: ``(..., n_x)`` scores of agent X.
+    :param y: ``(..., n_y)`` scores of agent Y (same leading shape).
+    :return: array of shape ``x.shape[:-1]``.
+    """
+    xa, ya = np.asarray(x, dtype=float)[..., :, None], np.asarray(y, dtype=float)[..., None, :]
+    return np.mean((xa > ya) + 0.5 * (xa == ya), axis=(-2, -1))
+
+
+def _poi(x: dict[str, np.ndarray], y: dict[str, np.ndarray], reps: int,
+         rng: np.random.Generator) -> tuple[float, tuple[float, float], int]:
+    """Average probability of improvement over shared scenarios, CI and scenario count."""
+    shared = sorted(set(x) & set(y))
+    if not shared:
+        return math.nan, _NAN_CI, 0
+    point = float(np.mean([prob_improvement(x[s], y[s]) for s in shared]))
+    boot = np.mean([prob_improvement(_resample(x[s], reps, rng), _resample(y[s], reps, rng))
+                    for s in shared], axis=0)
+    return point, _ci(boot), len(shared)
+
+
+def scenario_table(scores: Scores, reps: int = 2000, seed: int = 0) -> list[ScenarioStats]:
+    """Per scenario and agent: seed count, mean and 95% percentile-bootstrap CI of the mean.
+
+    :param scores: ``scores[agent][scenario] -> per-seed values``.
+    :param reps: bootstrap resamples.
+    :param seed: seed of the bootstrap (deterministic given it).
+    :return: rows sorted by scenario, then by mean descending; CI ``(nan, nan)`` when n == 1.
+    """
+    rows = []
+    for agent, per in _clean(scores).items():
+        for scen, x in per.items():
+            ci = _NAN_CI if x.size == 1 else _ci(_resample(x, reps, _rng(seed, agent, scen)).mean(1))
+            rows.append(ScenarioStats(scen, agent, int(x.size), float(x.mean()), ci))
+    return sorted(rows, key=lambda r: (r.scenario, -r.mean, r.agent))
+
+
+def aggregate_table(scores: Scores, baseline: str = "random", reps: int = 2000,
+                    seed: int = 0) -> list[AggregateStats]:
+    """Per agent across its scenarios: mean, IQM and P(improvement over ``baseline``), with CIs.
+
+    CIs are percentile 95% intervals of a stratified bootstrap: in each replicate the seeds of
+    every scenario are resampled with replacement within that scenario (scenario set fixed), as
+    in ``rliable``. The mean is the mean of per-scenario means; the IQM pools all runs with each
+    scenario weighted equally (weight ``1 / n_seeds`` per run), so unequal seed counts do not
+    tilt it. Agents with different scenario sets are aggregated over different scenarios (see
+    ``n_scenarios``). The probability of improvement is ``P(X > Y) + 0.5 P(X = Y)`` per shared
+    scenario, averaged over the scenarios both the agent and the baseline have, with X's and
+    Y's seeds resampled independently.
+
+    :param scores: ``scores[agent][scenario] -> per-seed values``.
+    :param baseline: agent the probability of improvement is measured against; if absent, all
+        ``poi`` fields are nan.
+    :param reps: bootstrap resamples.
+    :param seed: seed of the bootstrap (deterministic given it).
+    :return: rows sorted by IQM descending.
+    """
+    clean = _clean(scores)
+    rows = []
+    for agent, per in clean.items():
+        scen = sorted(per)
+        mean, iqm, boot_mean, boot_iqm = _mean_iqm(per, scen, reps, _rng(seed, agent))
+        if agent == baseline or baseline not in clean:
+            poi, poi_ci, k = math.nan, _NAN_CI, 0
+        else:
+            poi, poi_ci, k = _poi(per, clean[baseline], reps, _rng(seed, agent, "poi", baseline))
+        rows.append(AggregateStats(agent, len(scen), sum(per[s].size for s in scen), mean,
+                                   _ci(boot_mean), iqm, _ci(boot_iqm), poi, poi_ci, k))
+    return sorted(rows, key=lambda r: (-r.iqm, r.agent))
+
+
+def _fmt(x: float, signed: bool = True) -> str:
+    """Number for the tables: 2 decimals, sign when ``signed``, an em dash for nan."""
+    return "—" if math.isnan(x) else (f"{x:+.2f}" if signed else f"{x:.2f}")
+
+
+def _fmt_ci(ci: tuple[float, float], signed: bool = True) -> str:
+    """``[lo, hi]`` or an em dash when undefined."""
+    return "—" if math.isnan(ci[0]) else f"[{_fmt(ci[0], signed)}, {_fmt(ci[1], signed)}]"
+
+
+def _fmt_point_ci(x: float, ci: tuple[float, float], signed: bool = True) -> str:
+    """``x [lo, hi]``, or a single em dash when ``x`` is undefined."""
+    return "—" if math.isnan(x) else f"{_fmt(x, signed)} {_fmt_ci(ci, signed)}"
+
+
+def _markdown(per_scen: list[ScenarioStats], agg: list[AggregateStats], baseline: str) -> str:
+    """The leaderboard as markdown: one table per scenario, then the aggregate table."""
+    lines = ["# Leaderboard: Δ vs the full-data compute frontier", "",
+             ("Δ = test accuracy of the run minus the accuracy full-data training reaches at "
+              "the same compute (linear interpolation of the full-data frontier), in "
+              "percentage points; Δ > 0 beats full-data training at equal compute."),
+             ("95% CIs are percentile bootstrap over seeds; aggregate CIs are stratified over "
+              "scenarios (seeds resampled within each scenario); IQM = interquartile mean; "
+              "P(improvement) = P(X > Y) averaged over shared scenarios "
+              "(Agarwal et al. 2021, \"Deep RL at the Edge of the Statistical Precipice\")."),
+             ""]
+    for scen in sorted({r.scenario for r in per_scen}):
+        lines += [f"## {scen}", "", "| agent | n | mean Δ | 95% CI |", "|---|---:|---:|---|"]
+        lines += [f"| {r.agent} | {r.n} | {_fmt(r.mean)} | {_fmt_ci(r.ci)} |"
+                  for r in per_scen if r.scenario == scen]
+        lines.append("")
+    lines += ["## Aggregate over scenarios", "",
+              ("| agent | scenarios | mean Δ [95% CI] | IQM Δ [95% CI] | "
+               f"P(improvement over {baseline}) [95% CI] |"), "|---|---:|---|---|---|"]
+    lines += [(f"| {r.agent} | {r.n_scenarios} | {_fmt_point_ci(r.mean, r.mean_ci)} | "
+               f"{_fmt_point_ci(r.iqm, r.iqm_ci)} | "
+               f"{_fmt_point_ci(r.poi, r.poi_ci, signed=False)} |") for r in agg]
+    return "\n".join(lines) + "\n"
+
+
+def _write_csv(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateStats]) -> None:
+    """Long-format CSV with the columns :data:`CSV_COLUMNS` (nan written as empty)."""
+    def cell(x: float | str) -> float | str:
+        return "" if isinstance(x, float) and math.isnan(x) else x
+
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_COLUMNS)
+        for r in per_scen:
+            w.writerow([cell(v) for v in ("scenario", r.agent, r.scenario, r.n, 1, r.mean, *r.ci,
+                                          math.nan, math.nan, math.nan, math.nan, math.nan,
+                                          math.nan, math.nan)])
+        for a in agg:
+            poi_k = a.poi_scenarios if a.poi_scenarios else math.nan
+            w.writerow([cell(v) for v in ("aggregate", a.agent, "*", a.n_runs, a.n_scenarios,
+                                          a.mean, *a.mean_ci, a.iqm, *a.iqm_ci, a.poi, *a.poi_ci,
+                                          poi_k)])
+
+
+def _write_figure(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateStats]) -> bool:
+    """Dot-and-whisker panels (one per scenario, plus the aggregate IQM); False without matplotlib."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return False
+    agents = [a.agent for a in agg][::-1]  # best IQM at the top
+    panels = [(s, {r.agent: (r.mean, r.ci) for r in per_scen if r.scenario == s})
+              for s in sorted({r.scenario for r in per_scen})]
+    panels.append(("aggregate IQM", {a.agent: (a.iqm, a.iqm_ci) for a in agg}))
+    fig = Figure(figsize=(3.2 * len(panels), 0.45 * len(agents) + 1.4), layout="constrained")
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, (title, data) in zip(axes, panels):
+        for y, agent in enumerate(agents):
+            if agent not in data:
+                continue
+            m, (lo, hi) = data[agent]
+            if not math.isnan(lo):
+                ax.plot([lo, hi], [y, y], color="tab:blue", lw=2)
+            ax.plot([m], [y], "o", color="black", ms=4)
+        ax.axvline(0.0, color="tab:red", ls="--", lw=1)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("Δ vs full-data frontier (pp)", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(agents)), agents)
+    fig.savefig(path, dpi=120)
+    return True
+
+
+def write_leaderboard(directory: str | Path, scores: Scores, baseline: str = "random", *,
+                      reps: int = 2000, seed: int = 0) -> str:
+    """Write ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.png`` into ``directory``.
+
+    The markdown has one table per scenario (agent, n, mean Δ, 95% CI) and the aggregate table
+    (agent, scenarios, mean [CI], IQM [CI], P(improvement over ``baseline``) [CI]), agents
+    sorted by IQM descending. The CSV columns are :data:`CSV_COLUMNS` (see the module
+    docstring). The figure has one dot-and-whisker panel per scenario (mean and 95% CI per
+    agent, dashed line at 0 = the full-data frontier) and one for the aggregate IQM; it is
+    skipped when matplotlib is not installed, which the returned text then says.
+
+    :param directory: output directory (created if missing).
+    :param scores: ``scores[agent][scenario] -> per-seed Δ`` in percentage points.
+    :param baseline: agent for the probability of improvement.
+    :param reps: bootstrap resamples.
+    :param seed: seed of the bootstrap.
+    :return: the markdown written to ``leaderboard.md``.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    per_scen = scenario_table(scores, reps=reps, seed=seed)
+    agg = aggregate_table(scores, baseline=baseline, reps=reps, seed=seed)
+    rank = {a.agent: i for i, a in enumerate(agg)}
+    per_scen.sort(key=lambda r: (r.scenario, rank[r.agent]))
+    md = _markdown(per_scen, agg, baseline)
+    if not _write_figure(out / "leaderboard.png", per_scen, agg):
+        md += "\n(Figure skipped: matplotlib is not installed.)\n"
+    (out / "leaderboard.md").write_text(md)
+    _write_csv(out / "leaderboard.csv", per_scen, agg)
+    return md

@@ -1,0 +1,238 @@
+"""What a bench runs: its arguments, the ``k=v`` parser, and the episode matrix they expand into.
+
+:func:`plan` validates everything it can before any training (names and values of env and agent
+kwargs, keep fractions, epochs) and returns the episodes, seed by seed. :func:`check_env` then
+builds each distinct env once (data loaded, every argument checked) so that a missing dataset or
+a bad value fails the whole bench with one message instead of once per episode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .results import NOT_IN_ID
+
+DEFAULT_ENV = "DataSelect/CIFAR10-v0"
+DEFAULT_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "infobatch", "el2n", "forgetting")
+RESERVED_ENV_KWARGS = {"action_mode": "it is set per agent from the agent's action_mode attribute"}
+
+
+@dataclass
+class BenchArgs:
+    """Arguments of a benchmark (``train_agent.py bench``); the defaults are the main job."""
+
+    env: str = DEFAULT_ENV  # gymnasium id
+    agents: tuple[str, ...] = DEFAULT_AGENTS  # registered names, pkg.mod:Class, file.py:Class, sb3:PATH
+    keep: tuple[float, ...] = (0.3, 0.5)  # keep fractions in (0, 1]
+    seeds: tuple[int, ...] = (0, 1, 2)  # episode seeds: env.reset(seed=s); agents seed from the env
+    epochs: int | None = None  # schedule length E (default: the env's, 10)
+    out: str | None = None  # results directory (default: runs/<env>-<model>-E<E>)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)  # extra gym.make kwargs
+    agent_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)  # per agent spec
+    workers: int = 1  # local processes (spawn)
+    threads: int | None = None  # torch threads per episode (default: 1 with workers > 1 or Ray)
+    ray: str | None = None  # None: no Ray; "": ray.init(); else a cluster address
+    gpus_per_task: float | None = None  # Ray: GPUs per episode (default: 1 if the cluster has GPUs)
+    quiet: bool = False  # no progress bars
+
+
+@dataclass
+class Episode:
+    """One cell of the matrix: what ``harness.run.run_episode`` needs, all JSON-serialisable."""
+
+    env: str
+    env_kwargs: dict[str, Any]  # exactly as passed to gym.make (epochs and action_mode included)
+    agent: str  # label: the spec as given, or "full@k" for the compute-matched baseline
+    spec: str  # how to build the agent (agents.load): registered name, pkg.mod:Class, /abs/file.py:Class, sb3:PATH
+    agent_kwargs: dict[str, Any]  # constructor kwargs (keep included for agents that take one)
+    keep: float | None  # the row's keep fraction (full@k: k; None: full, or an agent without keep)
+    seed: int
+    bench_epochs: int  # E of the bench (full@k episodes run fewer)
+
+    @property
+    def id(self) -> str:
+        """Stable identity used to skip finished episodes on a re-run."""
+        kw = {k: v for k, v in self.env_kwargs.items() if k not in NOT_IN_ID}
+        key = [self.env, kw, self.agent, self.agent_kwargs, self.keep, self.seed, self.bench_epochs]
+        return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def name(self) -> str:
+        """Short human-readable name, e.g. ``ucb k=0.3 s=1``."""
+        return self.agent + (f" k={self.keep:g}" if "keep" in self.agent_kwargs else "") + f" s={self.seed}"
+
+
+# ---- the one k=v parser ------------------------------------------------------------------------
+
+def parse_value(text: str) -> Any:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None, JSON objects/lists, else the string."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        with contextlib.suppress(ValueError):
+            return cast(text)
+    if text.strip()[:1] in "{[":
+        with contextlib.suppress(json.JSONDecodeError):
+            return json.loads(text)
+    return text
+
+
+def parse_kv(items: Iterable[str], what: str = "--env-kwargs") -> dict[str, Any]:
+    """Parse ``k=v`` strings into a dict with :func:`parse_value`.
+
+    :param items: ``k=v`` strings, e.g. ``["epochs=5", 'synthetic={"label_noise": 0.4}']``.
+    :param what: the flag they came from, for the error message.
+    """
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{what} must be written key=value, got {item!r}")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def parse_agent_kwargs(items: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Parse ``agent.key=value`` strings into ``{agent: {key: value}}`` (split at the last dot of the key)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in parse_kv(items, "--agent-kwargs").items():
+        agent, dot, name = key.rpartition(".")
+        if not dot or not agent or not name:
+            raise ValueError(f"--agent-kwargs must be written agent.key=value (e.g. ucb.c=0.5), got {key!r}")
+        out.setdefault(agent, {})[name] = value
+    return out
+
+
+# ---- the matrix --------------------------------------------------------------------------------
+
+def registered_kwargs(env_id: str) -> dict[str, Any]:
+    """The kwargs ``env_id`` was registered with.
+
+    :raises ValueError: for an unknown id, listing the DataSelect ids.
+    """
+    import gymnasium as gym
+
+    import dataselect_env  # noqa: F401  (registers the ids)
+    try:
+        return dict(gym.spec(env_id).kwargs)
+    except gym.error.Error:
+        ids = [i for i in gym.registry if i.startswith("DataSelect/")]
+        raise ValueError(f"unknown --env {env_id!r}; registered DataSelect envs: {', '.join(ids)}") from None
+
+
+def bench_epochs(args: BenchArgs) -> int:
+    """The schedule length E of a bench: ``--epochs``, else ``--env-kwargs epochs``, else the env's (10).
+
+    :raises ValueError: naming the flag the user typed when it is not a positive integer.
+    """
+    from_kwargs = args.env_kwargs.get("epochs")
+    if args.epochs is not None and from_kwargs is not None and from_kwargs != args.epochs:
+        raise ValueError(f"--epochs {args.epochs} contradicts --env-kwargs epochs={from_kwargs}")
+    for flag, value in (("--epochs", args.epochs), ("--env-kwargs epochs", from_kwargs)):
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{flag} must be a positive integer, got {value!r}")
+            return value
+    return registered_kwargs(args.env).get("epochs", 10)
+
+
+def plan(args: BenchArgs) -> list[Episode]:
+    """Validate ``args`` (before any training) and expand them into the episode matrix.
+
+    Each keep k adds ``full@k``; ``full`` always runs. Agents without a ``keep`` parameter (e.g.
+    ``infobatch``, whose kept fraction follows from ``prune_ratio``) run once per seed whatever
+    the keeps.
+
+    :raises ValueError: naming the bad argument and the valid choices.
+    """
+    import agents
+    from dataselect_env.config import EnvConfig
+
+    registered = registered_kwargs(args.env)
+    for key in args.env_kwargs:
+        if key in RESERVED_ENV_KWARGS:
+            raise ValueError(f"--env-kwargs {key}: not allowed, {RESERVED_ENV_KWARGS[key]}")
+    epochs = bench_epochs(args)
+    env_kwargs = {**args.env_kwargs, "epochs": epochs}
+    try:  # names and values, without loading any data
+        EnvConfig.from_kwargs(**{**registered, **env_kwargs})
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"--env-kwargs: {err}") from err
+    if not args.keep or not args.seeds or not args.agents:
+        raise ValueError("--agents, --keep and --seeds each need at least one value")
+    for k in args.keep:
+        if not 0 < k <= 1:
+            raise ValueError(f"--keep values must be in (0, 1], got {k}")
+        if round_half_up(k * epochs) < 1:
+            raise ValueError(f"--keep {k} with {epochs} epochs gives full@k zero epochs; raise --epochs or keep")
+    if args.workers < 1 or (args.threads is not None and args.threads < 1):
+        raise ValueError(f"--workers and --threads must be >= 1, got {args.workers} and {args.threads}")
+    specs = list(dict.fromkeys(["full", *args.agents]))
+    for name in args.agent_kwargs:
+        if name not in specs:
+            raise ValueError(f"--agent-kwargs for {name!r}, which is not in --agents ({', '.join(specs)})")
+        if args.agent_kwargs[name].get("keep", None) is not None:
+            raise ValueError(f"--agent-kwargs {name}.keep: set keep fractions with --keep "
+                             f"({name}.keep=none runs the agent once, choosing its own fraction)")
+    episodes = []
+    keeps = sorted(set(args.keep))
+    for spec in specs:
+        build, kwargs = absolute_spec(spec), dict(args.agent_kwargs.get(spec, {}))
+        try:  # resolve and instantiate once to check the kwargs' names and values before any training
+            cls = agents.load_class(build)
+            has_keep = spec != "full" and "keep" in inspect.signature(cls).parameters and "keep" not in kwargs
+            agents.load(build, **kwargs, **({"keep": keeps[0]} if has_keep else {}))
+        except (TypeError, ValueError, ImportError) as err:
+            raise ValueError(f"agent {spec!r}" + (f" with --agent-kwargs {kwargs}" if kwargs else "") + f": {err}") from err
+        mode = getattr(cls, "action_mode", "mask")
+        cells = [(spec, k, {**env_kwargs, "action_mode": mode}) for k in (keeps if has_keep else [None])]
+        if spec == "full":  # the compute-matched baselines: all data, round(k*E) epochs
+            cells += [(f"full@{k:g}", k, {**env_kwargs, "action_mode": mode, "epochs": round_half_up(k * epochs)})
+                      for k in keeps if round_half_up(k * epochs) < epochs]
+        episodes += [Episode(args.env, ekw, label, build, {**kwargs, "keep": k} if has_keep else kwargs, k, s, epochs)
+                     for label, k, ekw in cells for s in dict.fromkeys(args.seeds)]
+    seed_rank = {s: i for i, s in enumerate(dict.fromkeys(args.seeds))}
+    return sorted(episodes, key=lambda ep: seed_rank[ep.seed])  # seed by seed: a partial run covers every agent
+
+
+def check_env(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """Build the env once (data loaded, every argument validated) and close it.
+
+    :raises ValueError: for any bad argument value or missing/damaged data, with the env's own message
+        prefixed by what the user typed.
+    """
+    import gymnasium as gym
+
+    import dataselect_env  # noqa: F401
+    try:
+        gym.make(env_id, **env_kwargs).close()
+    except (TypeError, ValueError, FileNotFoundError, OSError) as err:
+        raise ValueError(f"--env {env_id} with --env-kwargs {_shown(env_kwargs)}: {err}") from err
+
+
+def _shown(env_kwargs: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in env_kwargs.items() if k != "action_mode") or "(none)"
+
+
+def absolute_spec(spec: str) -> str:
+    """``file.py:Class`` and ``sb3:PATH`` with absolute paths, so that workers elsewhere find them."""
+    if spec.startswith("sb3:"):
+        return "sb3:" + str(Path(spec[4:]).expanduser().resolve())
+    module, _, cls = spec.rpartition(":")
+    return f"{Path(module).expanduser().resolve()}:{cls}" if module.endswith(".py") else spec
+
+
+def round_half_up(x: float) -> int:
+    """round(x) with halves rounded up (Python's round sends 2.5 to 2)."""
+    return int(math.floor(x + 0.5 + 1e-9))

@@ -1,0 +1,161 @@
+"""Running episodes: one episode (``agents.play_episode``) and the executors that run a matrix.
+
+- in-process (``--workers 1``): one env per distinct kwargs, reused by consecutive episodes;
+- a spawn process pool (``--workers K``): one torch thread per worker by default;
+- Ray tasks (``--ray [ADDRESS]``): one CPU and, if the cluster has GPUs, one GPU per task.
+
+Every executor hands each finished row to ``on_result`` in the driver (which writes it), and
+reports a failing episode without stopping the others.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .plan import BenchArgs, Episode
+
+CURVE_KEYS = ("epoch", "val_accuracy", "compute", "keep_fraction", "flops")
+
+
+@functools.lru_cache(maxsize=1)  # one env per process, reused while consecutive episodes share kwargs
+def cached_env(env_id: str, kwargs_json: str) -> Any:
+    """The env ``gym.make(env_id, **json.loads(kwargs_json))``, built once per process and kwargs."""
+    import gymnasium as gym
+
+    import dataselect_env  # noqa: F401
+    return gym.make(env_id, **json.loads(kwargs_json))
+
+
+def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False) -> dict[str, Any]:
+    """Run one episode with ``agents.play_episode``; return its results row (see the README's fields)."""
+    import torch
+
+    import agents
+    import dataselect_env
+    if threads:
+        torch.set_num_threads(threads)
+    env = cached_env(ep.env, json.dumps(ep.env_kwargs, sort_keys=True))
+    agent = agents.load(ep.spec, **ep.agent_kwargs)
+    curve: dict[str, list] = {k: [] for k in (*CURVE_KEYS, "wall_time")}
+    total = [0.0]
+    start = time.perf_counter()
+    with tqdm(total=env.unwrapped.epochs, desc=ep.name, leave=False, disable=True if quiet else None,
+              unit="epoch") as bar:
+        def on_step(info: dict[str, Any], reward: float) -> None:
+            for k in CURVE_KEYS:
+                curve[k].append(info[k])
+            curve["wall_time"].append(time.perf_counter() - start)
+            total[0] += reward
+            if info["epoch"]:
+                bar.set_postfix(val_acc=f"{info['val_accuracy']:.4f}", keep=f"{info['keep_fraction']:.2f}")
+                bar.update()
+        info = agents.play_episode(agent, env, ep.seed, deterministic=False, on_step=on_step)
+    base = env.unwrapped
+    return {"id": ep.id, **asdict(ep), "epochs": base.epochs, "n_train": base.n,
+            "test_accuracy": info["test_accuracy"], "test_loss": info["test_loss"],
+            "val_accuracy": info["val_accuracy"], "compute": info["compute"], "flops": info["flops"],
+            "wall_time": curve["wall_time"][-1], "samples_trained": info["samples_trained"], "return": total[0],
+            "curve": curve, "device": device_name(base.device), "precision": base.precision,
+            "model": base.model_name, "torch_threads": torch.get_num_threads(), "host": platform.node(),
+            "version": dataselect_env.__version__, "torch": torch.__version__,
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def device_name(device: Any) -> str:
+    """``cuda:0 (NVIDIA H100 ...)`` or ``cpu (x86_64, 2 cores)``."""
+    import torch
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def _init_worker(threads: int | None) -> None:
+    """Process-pool initializer: torch threads of this worker."""
+    import torch
+    torch.set_num_threads(threads or 1)
+
+
+def run_matrix(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict], None]) -> list[str]:
+    """Run ``episodes`` in-process, in a spawn pool, or as Ray tasks; call ``on_result`` per row.
+
+    A failing episode is reported and the others go on. :return: the failures' messages.
+    """
+    failures: list[str] = []
+
+    def fail(ep: Episode, err: BaseException) -> None:
+        failures.append(f"{ep.name}: {type(err).__name__}: {err}")
+        tqdm.write(f"FAILED {ep.name}:\n" + "".join(traceback.format_exception(err)).rstrip())
+
+    if args.ray is not None:
+        run_ray(episodes, args, on_result, fail)
+    elif args.workers == 1:
+        for ep in episodes:
+            try:
+                on_result(run_episode(ep, args.threads, args.quiet))
+            except Exception as err:  # noqa: BLE001 (one broken episode must not stop the matrix)
+                fail(ep, err)
+        cached_env.cache_clear()
+    else:
+        run_pool(episodes, args, on_result, fail)
+    return failures
+
+
+def run_pool(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict], None],
+             fail: Callable[[Episode, BaseException], None]) -> None:
+    """Run ``episodes`` in ``args.workers`` spawned processes (no per-epoch bars: the driver reports rows)."""
+    pool = ProcessPoolExecutor(args.workers, mp.get_context("spawn"), _init_worker, (args.threads,))
+    pending: dict = {}
+    try:
+        pending = {pool.submit(run_episode, ep, args.threads or 1, True): ep for ep in episodes}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                ep = pending.pop(fut)
+                if fut.exception() is not None:
+                    fail(ep, fut.exception())
+                else:
+                    on_result(fut.result())
+    finally:  # on Ctrl-C, drop the queued episodes instead of waiting for them
+        pool.shutdown(wait=not pending, cancel_futures=True)
+
+
+def run_ray(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict], None],
+            fail: Callable[[Episode, BaseException], None]) -> None:
+    """Run ``episodes`` as Ray tasks (one CPU, ``gpus_per_task`` GPUs each); the driver writes the rows."""
+    try:
+        import ray
+    except ImportError:
+        raise SystemExit("--ray needs Ray: pip install 'dataselect[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=args.ray or None)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # a cluster node may lack this code
+    gpus = args.gpus_per_task
+    if gpus is None:
+        gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    task = ray.remote(num_cpus=1, num_gpus=gpus)(run_episode)
+    pending = {task.remote(ep, args.threads or 1, True): ep for ep in episodes}
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            ep = pending.pop(done[0])
+            try:
+                on_result(ray.get(done[0]))
+            except Exception as err:  # noqa: BLE001
+                fail(ep, err)
+    finally:  # on Ctrl-C, cancel the tasks not yet finished
+        for ref in pending:
+            ray.cancel(ref)

@@ -1,0 +1,85 @@
+"""Selection helpers shared by agents, wrappers and SB3 policies: one copy of each.
+
+- :func:`check_keep`, :func:`check_fraction`: validate a keep fraction / a probability-like parameter;
+- :func:`keep_count`: how many samples a keep fraction keeps;
+- :func:`top_k_mask`, :func:`random_mask`: masks from scores or at random;
+- :data:`UNBOUNDED`, :func:`squash`: the per-sample feature columns without an upper bound (losses,
+  variance, forgetting) and their ``log1p`` squashing, for numpy arrays and torch tensors alike.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from .stats import SAMPLE_HIGH
+
+UNBOUNDED = np.isinf(SAMPLE_HIGH)  # loss, EMA loss, loss variance, forgetting: log1p-squashed
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
+
+
+def check_keep(keep: float, name: str = "keep", allow_none: bool = False) -> float | None:
+    """Validate a keep fraction: a number in (0, 1] (or ``None`` with ``allow_none``).
+
+    :param keep: the value to check.
+    :param name: the argument's name, for the message.
+    :param allow_none: accept ``None`` ("the policy chooses").
+    :raises ValueError: naming the argument and the expected range.
+    """
+    if keep is None and allow_none:
+        return None
+    if isinstance(keep, bool) or not isinstance(keep, (int, float, np.floating, np.integer)) or not 0 < keep <= 1:
+        raise ValueError(f"{name} must be a fraction of the samples in (0, 1]{' or None' if allow_none else ''}, "
+                         f"got {keep!r}")
+    return float(keep)
+
+
+def check_fraction(name: str, value: float, high_open: bool = False) -> float:
+    """Validate a probability-like parameter in [0, 1] (or [0, 1) with ``high_open``)."""
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool) \
+        and 0 <= value and (value < 1 if high_open else value <= 1)
+    if not ok:
+        raise ValueError(f"{name} must be in [0, {'1)' if high_open else '1]'}, got {value!r}")
+    return float(value)
+
+
+def keep_count(keep: float, n: int) -> int:
+    """Samples kept per epoch: ``round(keep * n)``, at least one (a keep fraction is > 0) and at most ``n``."""
+    return int(min(n, max(1, round(keep * n))))
+
+
+def top_k_mask(score: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """int8 mask of the ``k`` highest scores, ties broken uniformly at random.
+
+    :param score: ``(N,)`` scores.
+    :param k: samples kept, ``0 <= k <= N``.
+    :param rng: generator of the tie-breaking permutation.
+    """
+    mask = np.zeros(len(score), dtype=np.int8)
+    if k > 0:
+        perm = rng.permutation(len(score))
+        mask[perm[np.argpartition(-score[perm], k - 1)[:k]]] = 1
+    return mask
+
+
+def random_mask(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """int8 mask of ``k`` of ``n`` samples drawn uniformly without replacement."""
+    mask = np.zeros(n, dtype=np.int8)
+    mask[rng.choice(n, k, replace=False)] = 1
+    return mask
+
+
+def squash(samples: Array) -> Array:
+    """Per-sample features with the unbounded columns (:data:`UNBOUNDED`) ``log1p``-ed (negatives as 0).
+
+    :param samples: ``(..., N, F)`` raw ``obs["samples"]``, a numpy array or a torch tensor.
+    :return: the same shape, float32 for numpy; bounded columns unchanged.
+    """
+    if isinstance(samples, torch.Tensor):
+        unbounded = torch.from_numpy(UNBOUNDED).to(samples.device)
+        return torch.where(unbounded, torch.log1p(samples.clamp_min(0.0)), samples)
+    x = np.asarray(samples, dtype=np.float32).copy()
+    x[..., UNBOUNDED] = np.log1p(np.maximum(x[..., UNBOUNDED], 0.0))
+    return x

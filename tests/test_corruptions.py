@@ -1,0 +1,190 @@
+"""Corruptions of the training split: label noise, a long-tailed class profile, duplicates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dataselect_env import data
+
+CLEAN = {"label_noise": 0.0, "n_train": 3000}  # synthetic data without its own label noise
+
+
+def load_synthetic(**kwargs) -> data.Splits:
+    return data.load("synthetic", val_size=500, data_seed=0, synthetic=CLEAN, **kwargs)
+
+
+def same_holdout(a: data.Splits, b: data.Splits) -> bool:
+    return all(torch.equal(getattr(a, f), getattr(b, f)) for f in ("x_val", "y_val", "x_test", "y_test"))
+
+
+def test_defaults_change_nothing_and_report_no_corruption():
+    plain = data.load("synthetic", val_size=500, train_subset=1000, data_seed=3, synthetic=CLEAN)
+    explicit = data.load("synthetic", val_size=500, train_subset=1000, data_seed=3, synthetic=CLEAN,
+                         label_noise=0.0, noise_type="symmetric", imbalance=1.0, duplicates=0.0)
+    for field in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "y_train_clean", "corrupted"):
+        assert torch.equal(getattr(plain, field), getattr(explicit, field)), field
+    assert torch.equal(plain.y_train_clean, plain.y_train) and not plain.corrupted.any()
+    assert plain.corrupted.dtype == torch.bool and plain.corrupted.shape == plain.y_train.shape
+
+
+def test_synthetic_data_reports_its_own_label_noise():
+    splits = data.load("synthetic")  # make_synthetic flips 20% of its training labels
+    assert torch.equal(splits.corrupted, splits.y_train != splits.y_train_clean)
+    assert 0.15 < splits.corrupted.float().mean() < 0.25
+    plain, with_clean = data.make_synthetic(seed=1), data.make_synthetic(seed=1, return_clean=True)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, with_clean[:5]))  # same arrays as before
+    moved = splits.to("meta")
+    assert moved.corrupted.device.type == "meta" and moved.y_train_clean.device.type == "meta"
+
+
+def test_symmetric_label_noise_hits_its_rate_on_the_training_split_only():
+    clean = load_synthetic()
+    noisy = load_synthetic(label_noise=0.3)
+    n = len(clean.y_train)
+    flipped = noisy.y_train != noisy.y_train_clean
+    assert int(flipped.sum()) == round(0.3 * n)
+    assert torch.equal(noisy.corrupted, flipped) and torch.equal(noisy.y_train_clean, clean.y_train)
+    assert torch.equal(noisy.x_train, clean.x_train) and same_holdout(noisy, clean)
+    wrong = (noisy.y_train[flipped] - noisy.y_train_clean[flipped]) % 4  # offsets to the other classes
+    assert set(wrong.tolist()) == {1, 2, 3}
+
+
+def test_corruptions_are_fixed_by_data_seed():
+    kwargs = {"label_noise": 0.2, "imbalance": 5.0, "duplicates": 0.1}
+    a, b = load_synthetic(**kwargs), load_synthetic(**kwargs)
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_train, b.y_train)
+    assert torch.equal(a.corrupted, b.corrupted)
+    c = data.load("synthetic", val_size=500, data_seed=1, synthetic=CLEAN, label_noise=0.2)
+    d = data.load("synthetic", val_size=500, data_seed=2, synthetic=CLEAN, label_noise=0.2)
+    assert c.corrupted.sum() == d.corrupted.sum() and not torch.equal(c.corrupted, d.corrupted)
+
+
+def test_asymmetric_noise_on_other_data_maps_each_class_to_the_next():
+    clean, noisy = load_synthetic(), load_synthetic(label_noise=0.4, noise_type="asymmetric")
+    flipped = noisy.corrupted
+    assert int(flipped.sum()) == round(0.4 * len(clean.y_train))  # every class is mapped
+    assert torch.equal(noisy.y_train[flipped], (clean.y_train[flipped] + 1) % 4)
+    assert torch.equal(noisy.y_train[~flipped], clean.y_train[~flipped])
+
+
+def test_asymmetric_maps_of_cifar():
+    cifar10 = data.asymmetric_map("cifar10", 10)
+    # truck -> automobile, bird -> airplane, deer -> horse, cat <-> dog; the rest never flip
+    assert cifar10.tolist() == [0, 1, 0, 5, 7, 3, 6, 7, 8, 1]
+    cifar100 = data.asymmetric_map("cifar100", 100)
+    coarse = data.CIFAR100_COARSE
+    assert (coarse[cifar100] == coarse).all() and (cifar100 != np.arange(100)).all()
+    assert sorted(cifar100) == list(range(100))
+    assert [0, 51, 53, 57, 83] == sorted(np.flatnonzero(coarse == coarse[0]))  # fruit and vegetables
+    assert (cifar100[[0, 51, 53, 57, 83]] == [51, 53, 57, 83, 0]).all()  # apple -> mushroom -> ... -> apple
+    cycle = [0]
+    while len(cycle) < 6:
+        cycle.append(cifar100[cycle[-1]])
+    assert cycle[5] == 0 and len(set(cycle[:5])) == 5  # each superclass is one 5-cycle
+    assert data.asymmetric_map("cifar10", 3).tolist() == [1, 2, 0]  # an image folder of 3 classes
+
+
+def test_imbalance_drops_training_samples_along_the_long_tailed_profile():
+    clean, tail = load_synthetic(), load_synthetic(imbalance=10.0)
+    counts = np.bincount(clean.y_train.numpy(), minlength=4)
+    expected = np.round(counts.max() * 10.0 ** (-np.arange(4) / 3)).astype(int)
+    np.testing.assert_array_equal(np.bincount(tail.y_train.numpy(), minlength=4), np.minimum(counts, expected))
+    rows = {r.tobytes() for r in clean.x_train.numpy()}
+    assert all(r.tobytes() in rows for r in tail.x_train.numpy()) and not tail.corrupted.any()
+    assert same_holdout(tail, clean)
+    assert torch.equal(load_synthetic(imbalance=1.0).x_train, clean.x_train)
+
+
+def test_duplicates_are_exact_copies_of_other_training_samples():
+    clean, dup = load_synthetic(), load_synthetic(duplicates=0.25)
+    n = len(clean.y_train)
+    copies = dup.corrupted
+    assert int(copies.sum()) == round(0.25 * n) and len(dup.y_train) == n
+    originals = {r.tobytes(): int(y) for r, y in zip(dup.x_train[~copies].numpy(), dup.y_train[~copies])}
+    assert all(originals.get(r.tobytes()) == int(y) for r, y in zip(dup.x_train[copies].numpy(), dup.y_train[copies]))
+    assert len(np.unique(dup.x_train.numpy(), axis=0)) == n - int(copies.sum())
+    assert torch.equal(dup.x_train[~copies], clean.x_train[~copies]) and same_holdout(dup, clean)
+    assert torch.equal(dup.y_train, dup.y_train_clean)  # copies carry their source's (clean) label
+
+
+def test_corruptions_compose_in_order():
+    # imbalance first (it sets n), then duplicates, then label noise, each with its own stream
+    tail = load_synthetic(imbalance=10.0)
+    dup = load_synthetic(imbalance=10.0, duplicates=0.1)
+    full = load_synthetic(imbalance=10.0, duplicates=0.1, label_noise=0.2)
+    n = len(tail.y_train)
+    flipped = full.y_train != full.y_train_clean
+    assert len(full.y_train) == n and int(flipped.sum()) == round(0.2 * n)
+    assert torch.equal(full.x_train, dup.x_train) and torch.equal(full.y_train_clean, dup.y_train)
+    assert int(dup.corrupted.sum()) == round(0.1 * n)
+    assert torch.equal(full.corrupted, dup.corrupted | flipped)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"label_noise": 1.2}, r"label_noise must be in \[0, 1\).*1\.2"),
+    ({"label_noise": -0.1}, "label_noise must be in"),
+    ({"noise_type": "x"}, "noise_type must be 'symmetric' or 'asymmetric', got 'x'"),
+    ({"imbalance": 0.5}, "imbalance must be >= 1.*0.5"),
+    ({"imbalance": float("inf")}, "imbalance must be >= 1"),
+    ({"duplicates": 1.0}, r"duplicates must be in \[0, 1\)"),
+    ({"label_noise": float("nan")}, "label_noise"),
+])
+def test_bad_corruption_values_raise_naming_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_synthetic(**kwargs)
+    raw = data.make_synthetic(n_train=100, n_test=10)
+    with pytest.raises(ValueError, match=message):
+        data.make_splits(raw, "synthetic", 20, None, 0, **kwargs)
+
+
+# ---- a CIFAR-10 slice (the shared JPEG copy) ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cifar_clean(cifar_archive) -> data.Splits:
+    return data.load("cifar10", cifar_archive, train_subset=2000)
+
+
+@pytest.mark.cifar
+def test_cifar_defaults_are_bit_identical_and_clean(cifar_archive, cifar_clean):
+    again = data.load("cifar10", cifar_archive, train_subset=2000, label_noise=0.0, imbalance=1.0, duplicates=0.0)
+    assert torch.equal(again.x_train, cifar_clean.x_train) and torch.equal(again.y_train, cifar_clean.y_train)
+    assert same_holdout(again, cifar_clean) and not cifar_clean.corrupted.any()
+    assert torch.equal(cifar_clean.y_train_clean, cifar_clean.y_train)
+
+
+@pytest.mark.cifar
+def test_cifar_asymmetric_noise_maps_exactly_as_listed(cifar_archive, cifar_clean):
+    noisy = data.load("cifar10", cifar_archive, train_subset=2000, label_noise=0.4, noise_type="asymmetric")
+    clean_y = cifar_clean.y_train
+    mapped = torch.isin(clean_y, torch.tensor([9, 2, 4, 3, 5]))
+    flipped = noisy.y_train != clean_y
+    assert int(flipped.sum()) == round(0.4 * int(mapped.sum())) and not flipped[~mapped].any()
+    pairs = set(zip(clean_y[flipped].tolist(), noisy.y_train[flipped].tolist()))
+    assert pairs == {(9, 1), (2, 0), (4, 7), (3, 5), (5, 3)}
+    assert torch.equal(noisy.corrupted, flipped) and same_holdout(noisy, cifar_clean)
+
+
+@pytest.mark.cifar
+def test_cifar_long_tail_at_rho_100(cifar_archive, cifar_clean):
+    tail = data.load("cifar10", cifar_archive, train_subset=2000, imbalance=100)
+    n_max = np.bincount(cifar_clean.y_train.numpy()).max()
+    counts = np.bincount(tail.y_train.numpy(), minlength=10)
+    assert counts[0] == n_max == 200 and counts[9] == round(n_max / 100)
+    np.testing.assert_array_equal(counts, np.round(n_max * 100.0 ** (-np.arange(10) / 9)))
+    assert (np.diff(counts) <= 0).all() and same_holdout(tail, cifar_clean)
+    np.testing.assert_array_equal(np.bincount(tail.y_val.numpy()), [500] * 10)  # val stays balanced
+
+
+@pytest.mark.cifar
+def test_cifar_symmetric_noise_and_duplicates(cifar_archive, cifar_clean):
+    splits = data.load("cifar10", cifar_archive, train_subset=2000, duplicates=0.1, label_noise=0.2, data_seed=0)
+    flipped = splits.y_train != splits.y_train_clean
+    assert int(flipped.sum()) == 400 and same_holdout(splits, cifar_clean)
+    _, inverse, repeats = np.unique(splits.x_train.numpy(), axis=0, return_inverse=True, return_counts=True)
+    copies = splits.corrupted & ~flipped
+    assert int(copies.sum()) > 150 and (repeats[inverse.ravel()][copies.numpy()] >= 2).all()
+    other = data.load("cifar10", cifar_archive, train_subset=2000, duplicates=0.1, label_noise=0.2, data_seed=1)
+    assert not torch.equal(other.y_train, splits.y_train)

@@ -1,0 +1,145 @@
+"""Leaderboard statistics (Agarwal et al. 2021) and the files write_leaderboard produces."""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from dataselect_env.harness.leaderboard import (
+    CSV_COLUMNS,
+    aggregate_table,
+    prob_improvement,
+    scenario_table,
+    weighted_iqm,
+    write_leaderboard,
+)
+
+SCENARIOS = ("cifar10-r18-e30", "cifar10-r18-e60", "cifar100-r18-e30")
+
+
+def synthetic_scores(seeds: int = 5) -> dict[str, dict[str, np.ndarray]]:
+    """A clearly beats random everywhere; B is random's twin; C lacks one scenario."""
+    rng = np.random.default_rng(123)
+    random = {s: rng.normal(-1.0, 0.3, seeds) for s in SCENARIOS}
+    return {
+        "random": random,
+        "A": {s: rng.normal(+1.5, 0.3, seeds) for s in SCENARIOS},
+        "B": {s: v.copy() for s, v in random.items()},
+        "C": {s: rng.normal(0.0, 0.3, seeds + 2) for s in SCENARIOS[:2]},
+    }
+
+
+def by_agent(rows):
+    return {r.agent: r for r in rows}
+
+
+def test_clearly_better_agent_has_positive_ci_and_high_probability_of_improvement():
+    agg = by_agent(aggregate_table(synthetic_scores(), baseline="random", reps=500))
+    a = agg["A"]
+    assert a.mean_ci[0] > 0 and a.iqm_ci[0] > 0
+    assert a.poi > 0.9 and a.poi_ci[0] > 0.9
+    assert a.poi_scenarios == 3
+    for s in scenario_table(synthetic_scores(), reps=500):
+        if s.agent == "A":
+            assert s.ci[0] > 0
+    # sorted by IQM, best first
+    assert aggregate_table(synthetic_scores(), reps=200)[0].agent == "A"
+
+
+def test_ties_give_probability_one_half():
+    agg = by_agent(aggregate_table(synthetic_scores(), baseline="random", reps=500))
+    assert agg["B"].poi == pytest.approx(0.5)
+    assert agg["B"].poi_ci[0] < 0.5 < agg["B"].poi_ci[1]
+    assert prob_improvement([1.0, 1.0], [1.0, 1.0, 1.0]) == 0.5
+    assert math.isnan(agg["random"].poi)  # no improvement over itself
+
+
+def test_probability_of_improvement_only_over_shared_scenarios():
+    agg = by_agent(aggregate_table(synthetic_scores(), reps=200))
+    assert agg["C"].n_scenarios == 2 and agg["C"].poi_scenarios == 2
+    assert agg["C"].n_runs == 14
+
+
+def test_cis_contain_the_point_estimates():
+    for s in scenario_table(synthetic_scores(), reps=500):
+        assert s.ci[0] <= s.mean <= s.ci[1]
+    for a in aggregate_table(synthetic_scores(), reps=500):
+        assert a.mean_ci[0] <= a.mean <= a.mean_ci[1]
+        assert a.iqm_ci[0] <= a.iqm <= a.iqm_ci[1]
+
+
+def test_single_seed_has_no_ci():
+    [row] = scenario_table({"A": {"s": [0.7]}})
+    assert row.n == 1 and row.mean == 0.7
+    assert all(math.isnan(x) for x in row.ci)
+
+
+def test_deterministic_given_seed_and_independent_of_other_agents():
+    scores = synthetic_scores()
+    assert aggregate_table(scores, reps=300, seed=7) == aggregate_table(scores, reps=300, seed=7)
+    assert scenario_table(scores, reps=300, seed=7) == scenario_table(scores, reps=300, seed=7)
+    assert aggregate_table(scores, reps=300, seed=7) != aggregate_table(scores, reps=300, seed=8)
+    fewer = {k: scores[k] for k in ("random", "A")}
+    assert by_agent(aggregate_table(fewer, reps=300, seed=7))["A"] == \
+        by_agent(aggregate_table(scores, reps=300, seed=7))["A"]
+
+
+def test_matches_rliable_point_estimates_with_equal_seed_counts():
+    metrics = pytest.importorskip("rliable.metrics")
+    scores = synthetic_scores(seeds=4)  # 4 seeds x 3 scenarios: 12 runs, divisible by 4
+    agg = by_agent(aggregate_table(scores, reps=100))
+    for agent in ("A", "B", "random"):
+        mat = np.stack([scores[agent][s] for s in SCENARIOS], axis=1)  # (runs, tasks)
+        assert agg[agent].mean == pytest.approx(metrics.aggregate_mean(mat))
+        assert agg[agent].iqm == pytest.approx(metrics.aggregate_iqm(mat))
+    mat_a = np.stack([scores["A"][s] for s in SCENARIOS], axis=1)
+    mat_r = np.stack([scores["random"][s] for s in SCENARIOS], axis=1)
+    assert agg["A"].poi == pytest.approx(metrics.probability_of_improvement(mat_a, mat_r))
+
+
+def test_weighted_iqm_gives_each_scenario_equal_weight():
+    # One scenario with 2 runs and one with 6: equal scenario weights, not equal run weights.
+    values = np.array([0.0, 0.0, 1, 1, 1, 1, 1, 1])
+    weights = np.array([1 / 2] * 2 + [1 / 6] * 6)
+    # weight mass: zeros occupy [0, 0.5), ones [0.5, 1): the middle half is half zeros.
+    assert weighted_iqm(values, weights) == pytest.approx(0.5)
+
+
+def test_write_leaderboard_writes_markdown_csv_and_figure(tmp_path):
+    md = write_leaderboard(tmp_path / "lb", synthetic_scores(), baseline="random", reps=200)
+    out = tmp_path / "lb"
+    assert (out / "leaderboard.md").read_text() == md
+    assert (out / "leaderboard.png").stat().st_size > 0
+    for s in SCENARIOS:
+        assert f"## {s}" in md
+    assert "P(improvement over random)" in md and "Agarwal et al. 2021" in md
+    agg_lines = md.split("## Aggregate over scenarios")[1].splitlines()
+    order = [line.split("|")[1].strip() for line in agg_lines if line.startswith("| ")][1:]
+    assert order[0] == "A" and sorted(order) == ["A", "B", "C", "random"]
+
+    with (out / "leaderboard.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    scen_rows = [r for r in rows if r["kind"] == "scenario"]
+    agg_rows = {r["agent"]: r for r in rows if r["kind"] == "aggregate"}
+    assert len(scen_rows) == 3 * 3 + 2 and set(agg_rows) == {"A", "B", "C", "random"}
+    assert float(agg_rows["A"]["poi"]) > 0.9 and agg_rows["random"]["poi"] == ""
+    assert int(agg_rows["C"]["n_scenarios"]) == 2
+
+
+def test_figure_skipped_without_matplotlib(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    md = write_leaderboard(tmp_path, synthetic_scores(), reps=50)
+    assert "matplotlib is not installed" in md
+    assert (tmp_path / "leaderboard.md").exists() and (tmp_path / "leaderboard.csv").exists()
+    assert not (tmp_path / "leaderboard.png").exists()
+
+
+def test_non_finite_scores_are_rejected():
+    with pytest.raises(ValueError, match="outside the frontier"):
+        scenario_table({"A": {"s": [1.0, float("nan")]}})
