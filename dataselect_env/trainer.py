@@ -23,6 +23,17 @@ from .models import forward_flops, make_model
 TRAIN_COST = 3.0  # FLOPs of a training pass (forward + backward) in forward passes
 
 
+def batch_bounds(n: int, batch_size: int) -> list[int]:
+    """Boundaries of an epoch's balanced batches: ceil(n / batch_size) batches whose sizes differ by at most one.
+
+    10,000 samples at batch size 256 give 40 batches of 250, not 39 of 256 and a last one of 16 at
+    full learning rate (which handicaps whichever run happens to have the small remainder).
+    Batch i is ``[bounds[i], bounds[i + 1])``.
+    """
+    steps = math.ceil(n / batch_size)
+    return [i * n // steps for i in range(steps + 1)] if steps else [0]
+
+
 @dataclass
 class EpochResult:
     """What one epoch of training did and cost.
@@ -167,15 +178,15 @@ class Trainer:
         else:
             x_all = self.splits.x_train[idx]
         y_all = self.splits.y_train[idx]
-        bs = self.cfg.batch_size
-        steps = math.ceil(len(idx) / bs)
+        bounds = batch_bounds(len(idx), self.cfg.batch_size)
+        steps = len(bounds) - 1
         outputs: dict[str, list[torch.Tensor]] = {"loss": [], "correct": [], "margin": []}
         lr = 0.0
         for step in range(steps):
             lr = self.lr_at((epoch + step / steps) / self.cfg.epochs)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            sl = slice(step * bs, (step + 1) * bs)
+            sl = slice(bounds[step], bounds[step + 1])
             x, y = self.prepare(x_all[sl]), y_all[sl]
             with self.autocast():
                 logits = self.model(x)

@@ -255,3 +255,27 @@ def test_a_cpu_training_step_reuses_freed_memory_instead_of_page_faulting():
         faults_per_step.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 4)
     # glibc's defaults hand the ~30 MiB activations back every step: 19,000-44,000 faults per step here
     assert min(faults_per_step[2:]) < 300, faults_per_step
+
+
+@pytest.mark.parametrize("n", [1, 255, 256, 257, 10000, 45000])
+def test_batches_of_an_epoch_are_balanced(n):
+    from dataselect_env.trainer import batch_bounds
+
+    sizes = np.diff(batch_bounds(n, 256))
+    assert len(sizes) == -(-n // 256) and sizes.sum() == n
+    assert sizes.max() - sizes.min() <= 1 and sizes.min() >= 1
+
+
+def test_train_epoch_runs_balanced_batches():
+    from dataselect_env.config import TrainConfig
+    from dataselect_env.data import Splits
+    from dataselect_env.trainer import Trainer
+
+    x = torch.randint(0, 255, (257, 3, 8, 8), dtype=torch.uint8)
+    y = torch.randint(0, 10, (257,))
+    splits = Splits(x, y, x[:8], y[:8], x[:8], y[:8], 10, "random")
+    trainer = Trainer(splits, TrainConfig(model="tiny", epochs=1, batch_size=256), torch.device("cpu"), "fp32", seed=0)
+    seen = []
+    trainer.model.register_forward_hook(lambda m, inp, out: seen.append(len(out)))
+    trainer.train_epoch(0, torch.arange(257))
+    assert seen == [128, 129]  # not 256 and a remainder of 1 at full learning rate

@@ -4,6 +4,9 @@ The values were recorded by running the code; a commit that changes them must me
 training and say so (DEVELOPERS.md). Accuracies are pinned exactly: they are counts over the
 split, so a refactor that moves code around without changing arithmetic leaves them bit-identical.
 fp32 and one torch thread keep the CPU kernels' order of summation fixed.
+
+History: re-pinned once, by the commit that made an epoch's batches balanced (ceil(n / B) batches
+whose sizes differ by at most one, instead of full batches and a ragged remainder; issue 14).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ def trajectory(env_id: str, seed: int, keep: float, **kwargs) -> tuple[list[floa
     val: list[float] = []
     try:
         info = agents.play_episode(agents.make("random", keep=keep), gym.make(env_id, **kwargs), seed,
-                                   on_step=lambda info, _: val.append(info["val_accuracy"]))
+                                   on_step=lambda info, *_: val.append(info["val_accuracy"]))
     finally:
         torch.set_num_threads(threads)
     return val, info["test_accuracy"]
@@ -31,8 +34,8 @@ def trajectory(env_id: str, seed: int, keep: float, **kwargs) -> tuple[list[floa
 
 def test_synthetic_trajectory_is_pinned():
     val, test = trajectory("DataSelect/Synthetic-v0", 3, 0.5, epochs=5, precision="fp32")
-    assert val == [0.17800000309944153, 0.6700000166893005, 0.6899999976158142, 0.6859999895095825,
-                   0.6859999895095825, 0.6819999814033508]
+    assert val == [0.17800000309944153, 0.671999990940094, 0.6899999976158142, 0.6859999895095825,
+                   0.6840000152587891, 0.6859999895095825]
     assert test == 0.847000002861023
 
 
@@ -41,6 +44,6 @@ def test_cifar_slice_trajectory_is_pinned(cifar_archive):
     val, test = trajectory("DataSelect/CIFAR10-v0", 1, 0.5, epochs=4, data_root=str(cifar_archive),
                            train_subset=2000, val_size=500, model="small", batch_size=64, lr=0.05,
                            precision="fp32", device="cpu")
-    assert val == [0.10000000149011612, 0.09200000017881393, 0.23000000417232513, 0.3720000088214874,
-                   0.3720000088214874]
-    assert test == 0.3391000032424927
+    assert val == [0.10000000149011612, 0.18400000035762787, 0.20800000429153442, 0.2840000092983246,
+                   0.3160000145435333]
+    assert test == 0.30160000920295715
