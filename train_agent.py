@@ -4,21 +4,25 @@
     python train_agent.py bench --env DataSelect/Synthetic-v0 --agents full,random,ucb \\
         --keep 0.3,0.5 --seeds 0,1,2 --epochs 10 --out runs/synthetic
     python train_agent.py report runs/synthetic   # re-render the tables and plots (also of a partial run)
+    python train_agent.py suite smoke --out runs/smoke   # a named list of scenarios, then a leaderboard
     python train_agent.py train --help            # train an SB3 policy
 
-Honest comparison is built in: every keep fraction k also runs the compute-matched baseline
-``full@k`` (all data for round(k*E) epochs, the schedule compressed to that length, so it
-spends the same sample-passes), and ``full`` (all data, E epochs) for the speed-ups.
+Honest comparison is built in: ``full`` (all data, E epochs) and the full-data frontier run too,
+``full@f``: all data for round(f*E) epochs, the schedule compressed to that length, for f in
+``--frontier`` (default 0.2,0.3,0.5,0.75,1) and every keep. Each row is compared with the frontier
+of its seed: Δ vs frontier (accuracy gained at equal compute) and the effective speed-up (compute
+saved at equal accuracy).
 
 Output in DIR: ``results.jsonl`` (one line per finished episode, appended and flushed),
-``summary.csv``, ``summary.md``, ``pareto.png`` and ``curves.png``. Re-running the same
-command skips the episodes already in ``results.jsonl``.
+``summary.csv``, ``summary.md``, ``pareto.png``, ``curves.png`` and, where the env knows its
+corrupted samples, ``corrupted.png``. Re-running the same command skips the episodes already in
+``results.jsonl``.
 
 Data: CIFAR is read from ``--env-kwargs data_root=PATH``, else ``$DATASELECT_DATA``, else
 ``~/.cache/dataselect`` (torchvision downloads it there when missing).
 
 This file is the command line only; the harness lives in ``dataselect_env/harness/``
-(plan, run, results, report, sb3_train).
+(plan, run, results, report, frontier, leaderboard, suites, sb3_train).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from dataselect_env.harness.plan import (
+    DEFAULT_FRONTIER,
     BenchArgs,
     Episode,
     bench_epochs,
@@ -125,6 +130,61 @@ def bench(args: BenchArgs) -> int:
     return 0
 
 
+def suite(ns: argparse.Namespace) -> int:
+    """``suite NAME``: validate every scenario, run each as a bench into ``DIR/<scenario>/``, then
+    write the leaderboard in DIR. :return: exit code (1 when an episode failed, 130 interrupted)."""
+    from dataselect_env.harness import suites
+    try:
+        chosen = suites.get(ns.name)
+        scenarios = suites.select(chosen, ns.scenarios)
+        out = Path(ns.out or f"runs/suite-{chosen.name}")
+        user_kwargs = parse_kv(ns.env_kwargs, "--env-kwargs")
+        runs = [(sc, BenchArgs(
+            env=sc.env, agents=tuple(ns.agents or chosen.agents), keep=tuple(ns.keep or sc.keep),
+            seeds=tuple(ns.seeds or chosen.seeds), epochs=sc.epochs, out=str(out / sc.name),
+            frontier=DEFAULT_FRONTIER if ns.frontier is None else tuple(ns.frontier),
+            env_kwargs={**sc.env_kwargs, **user_kwargs}, agent_kwargs=parse_agent_kwargs(ns.agent_kwargs),
+            workers=ns.workers, threads=ns.threads, ray=ns.ray, gpus_per_task=ns.gpus_per_task, quiet=ns.quiet))
+            for sc in scenarios]
+    except ValueError as err:
+        print(f"train_agent.py suite: error: {err}", file=sys.stderr)
+        return 2
+    total = 0
+    for sc, args in runs:  # every scenario checked (arguments, data) before any training
+        try:
+            episodes = plan(args)
+            done = {r["id"] for r in read_results(args.out)}
+            check_envs([ep for ep in episodes if ep.id not in done])
+        except ValueError as err:
+            print(f"train_agent.py suite: error: scenario {sc.name}: {err}", file=sys.stderr)
+            return 2
+        total += len(episodes)
+    suites.write_manifest(out, chosen, scenarios, agents=runs[0][1].agents, seeds=runs[0][1].seeds,
+                          frontier=runs[0][1].frontier)
+    print(f"suite {chosen.name}: {len(runs)} scenario(s), {total} episodes in all, into {out}", flush=True)
+    codes = []
+    for i, (sc, args) in enumerate(runs, 1):
+        print(f"\n== scenario {i}/{len(runs)}: {sc.name} ({sc.about}) -> {args.out}", flush=True)
+        codes.append(bench(args))
+        if codes[-1] in (2, 130):
+            return codes[-1]
+    print(suites.write_suite_leaderboard(out))
+    print(f"wrote {out}/{{leaderboard.md,leaderboard.csv,leaderboard.png}} and each scenario's report")
+    return 1 if any(codes) else 0
+
+
+def report_dir(directory: str) -> int:
+    """``report DIR``: a bench directory's tables and plots, or a suite directory's (each scenario) and its leaderboard."""
+    from dataselect_env.harness import suites
+    if not suites.is_suite_dir(directory):
+        print(report(directory))
+        return 0
+    for d in suites.scenario_dirs(directory):
+        print(report(d))
+    print(suites.write_suite_leaderboard(directory))
+    return 0
+
+
 def default_out(args: BenchArgs) -> str:
     """``runs/<env>-<model>-E<E>``."""
     model = args.env_kwargs.get("model") or registered_kwargs(args.env).get("model", "small")
@@ -160,7 +220,7 @@ def _csv(cast: Callable[[str], Any], what: str) -> Callable[[str], tuple]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: ``bench`` (default), ``report DIR``, ``train`` (SB3 policies)."""
+    """The command line: ``bench`` (default), ``report DIR``, ``suite NAME``, ``train`` (SB3 policies)."""
     p = argparse.ArgumentParser(prog="train_agent.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command")
@@ -170,9 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--env", default=d.env, help=f"gymnasium id (default {d.env})")
     b.add_argument("--agents", type=_csv(str, "--agents"), default=d.agents,
                    help="comma list: registered names, pkg.mod:Class, file.py:Class, sb3:models/NAME "
-                        f"(default {','.join(d.agents)}); full and full@k always run")
+                        f"(default {','.join(d.agents)}); full and the frontier full@f always run")
     b.add_argument("--keep", type=_csv(float, "--keep"), default=d.keep, help="keep fractions in (0, 1] (default 0.3,0.5)")
     b.add_argument("--seeds", type=_csv(int, "--seeds"), default=d.seeds, help="episode seeds (default 0,1,2)")
+    b.add_argument("--frontier", type=_csv(float, "--frontier"), default=d.frontier, metavar="F,F,...",
+                   help="full-data frontier: full also runs round(f*E) epochs for each f (and each keep); "
+                        f"default {','.join(f'{f:g}' for f in d.frontier)}; '' for the keeps only")
     b.add_argument("--epochs", type=int, default=None, help="schedule length E (default: the env's)")
     b.add_argument("--out", default=None, help="results directory (default runs/<env>-<model>-E<E>)")
     b.add_argument("--env-kwargs", nargs="+", action="extend", default=[], metavar="K=V",
@@ -185,16 +248,50 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run as Ray tasks: ray.init() or ray.init(address=ADDRESS)")
     b.add_argument("--gpus-per-task", type=float, default=None, help="Ray GPUs per episode (default 1 if any)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
-    r = sub.add_parser("report", help="re-render summary.csv, summary.md and plots from DIR/results.jsonl")
+    r = sub.add_parser("report", help="re-render summary.csv, summary.md and plots from DIR/results.jsonl; "
+                                      "of a suite directory: each scenario's and the leaderboard")
     r.add_argument("dir")
+    add_suite_parser(sub)
     sub.add_parser("train", help="train an SB3 policy; see train --help", add_help=False)
     return p
+
+
+def add_suite_parser(sub: Any) -> None:
+    """The ``suite NAME`` subcommand: its flags, and the built-in suites in its help."""
+    from dataselect_env.harness.suites import SUITES
+    listing = "\n".join(f"  {s.name}: {s.about}; agents {','.join(s.agents)}; seeds {','.join(map(str, s.seeds))}\n"
+                        + "\n".join(f"    {sc.name}: {sc.env} {json.dumps(dict(sc.env_kwargs))} E={sc.epochs} "
+                                    f"keep {','.join(f'{k:g}' for k in sc.keep)}" for sc in s.scenarios)
+                        for s in SUITES.values())
+    s = sub.add_parser("suite", help="run a named list of scenarios (a bench each) and write the leaderboard",
+                       description="Run every scenario of a suite as a bench into DIR/<scenario>/ (a re-run "
+                                   "skips finished episodes), then write DIR/leaderboard.{md,csv,png}.",
+                       epilog="built-in suites:\n" + listing, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("name", metavar="NAME", help=f"the suite: {', '.join(SUITES)}")
+    s.add_argument("--agents", type=_csv(str, "--agents"), default=None, help="override the suite's agents")
+    s.add_argument("--keep", type=_csv(float, "--keep"), default=None, help="override every scenario's keeps")
+    s.add_argument("--seeds", type=_csv(int, "--seeds"), default=None, help="override the suite's seeds")
+    s.add_argument("--frontier", type=_csv(float, "--frontier"), default=None, metavar="F,F,...",
+                   help="full-data frontier fractions (default as bench)")
+    s.add_argument("--scenarios", type=_csv(str, "--scenarios"), default=None, help="run only these scenarios")
+    s.add_argument("--out", default=None, help="suite directory (default runs/suite-NAME)")
+    s.add_argument("--env-kwargs", nargs="+", action="extend", default=[], metavar="K=V",
+                   help="added to every scenario's env kwargs, e.g. data_root=PATH device=cuda")
+    s.add_argument("--agent-kwargs", nargs="+", action="extend", default=[], metavar="AGENT.K=V",
+                   help="agent constructor kwargs, e.g. ucb.c=0.5")
+    s.add_argument("--workers", type=int, default=1, help="local worker processes (spawn)")
+    s.add_argument("--threads", type=int, default=None, help="torch threads per episode (default 1 with workers/Ray)")
+    s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run as Ray tasks: ray.init() or ray.init(address=ADDRESS)")
+    s.add_argument("--gpus-per-task", type=float, default=None, help="Ray GPUs per episode (default 1 if any)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def bench_args(ns: argparse.Namespace) -> BenchArgs:
     """BenchArgs from parsed ``bench`` arguments (``k=v`` lists parsed)."""
     return BenchArgs(env=ns.env, agents=tuple(ns.agents), keep=tuple(ns.keep), seeds=tuple(ns.seeds),
-                     epochs=ns.epochs, out=ns.out, env_kwargs=parse_kv(ns.env_kwargs, "--env-kwargs"),
+                     frontier=tuple(ns.frontier), epochs=ns.epochs, out=ns.out,
+                     env_kwargs=parse_kv(ns.env_kwargs, "--env-kwargs"),
                      agent_kwargs=parse_agent_kwargs(ns.agent_kwargs), workers=ns.workers, threads=ns.threads,
                      ray=ns.ray, gpus_per_task=ns.gpus_per_task, quiet=ns.quiet)
 
@@ -210,7 +307,11 @@ def train(argv: list[str]) -> int:
         return 2
     parser = argparse.ArgumentParser(prog="train_agent.py train", description="Train an SB3 policy on a DataSelect env.")
     sb3_train.add_train_arguments(parser)
-    path = sb3_train.train(parser.parse_args(argv))
+    try:
+        path = sb3_train.train(parser.parse_args(argv))
+    except ValueError as err:
+        print(f"train_agent.py train: error: {err}", file=sys.stderr)
+        return 2
     print(f"saved {path}; benchmark it: python train_agent.py bench --agents random,ucb,sb3:{path} ...")
     return 0
 
@@ -220,12 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
         return train(argv[1:])
-    if not argv or argv[0] not in ("bench", "report", "train", "-h", "--help"):
+    if not argv or argv[0] not in ("bench", "report", "suite", "train", "-h", "--help"):
         argv = ["bench", *argv]
     ns = build_parser().parse_args(argv)
     if ns.command == "report":
-        print(report(ns.dir))
-        return 0
+        return report_dir(ns.dir)
+    if ns.command == "suite":
+        return suite(ns)
     try:
         args = bench_args(ns)
     except ValueError as err:

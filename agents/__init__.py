@@ -31,6 +31,7 @@ REGISTRY: dict[str, str] = {
     "el2n": "agents.static:EL2N",
     "grand": "agents.static:GraNd",
     "forgetting": "agents.static:Forgetting",
+    "rho_loss": "agents.rho_loss:RhoLoss",
     "sb3": "agents.sb3_agent:SB3Agent",
 }
 # Modules a registered agent needs beyond the core install (the `sb3` extra).

@@ -118,7 +118,7 @@ def _jumped_copy(rng: np.random.Generator) -> np.random.Generator:
 
 
 def play_episode(agent: Agent, env: Any, seed: int | None = None, deterministic: bool = True,
-                 on_step: Callable[[dict[str, Any], float], None] | None = None) -> dict[str, Any]:
+                 on_step: Callable[[dict[str, Any], float, Any], None] | None = None) -> dict[str, Any]:
     """Play one episode of ``env`` with ``agent``: reset both, then predict, step and observe to the end.
 
     The one episode loop of the project: the harness, the benchmarks and the tests all run it.
@@ -127,19 +127,20 @@ def play_episode(agent: Agent, env: Any, seed: int | None = None, deterministic:
     :param env: a gymnasium env built in the agent's ``action_mode``.
     :param seed: passed to ``env.reset(seed=...)``; the agent seeds itself from the env.
     :param deterministic: passed to ``agent.predict`` (a trained policy's mode; bandits ignore it).
-    :param on_step: called as ``on_step(info, reward)`` after the reset (reward 0) and after every step.
+    :param on_step: called as ``on_step(info, reward, action)`` after the reset (reward 0, action None)
+        and after every step (the action just taken).
     :return: the last step's ``info`` (``test_accuracy``, ``compute``, ...).
     """
     obs, info = env.reset(seed=seed)
     agent.reset(env)
     if on_step is not None:
-        on_step(info, 0.0)
+        on_step(info, 0.0, None)
     done = False
     while not done:
         action, _ = agent.predict(obs, deterministic=deterministic)
         obs, reward, terminated, truncated, info = env.step(action)
         agent.observe(obs, reward, terminated, truncated, info)
         if on_step is not None:
-            on_step(info, float(reward))
+            on_step(info, float(reward), action)
         done = terminated or truncated
     return info

@@ -19,11 +19,19 @@ from stable_baselines3 import A2C, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from dataselect_env.selection import check_keep, keep_count, top_k_mask
+from dataselect_env.stats import PROGRESS_FEATURES
+from dataselect_env.tasks import task_features
 from dataselect_env.wrappers import make_transform
 
 from .base import Agent
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC, "td3": TD3}
+try:  # Augmented Random Search (Mania et al. 2018), from sb3-contrib when installed
+    from sb3_contrib import ARS
+
+    ALGOS["ars"] = ARS
+except ImportError:  # pragma: no cover - sb3-contrib is optional
+    pass
 INTERFACES = ("bins", "linear", "set")
 MODEL_FILE, VECNORM_FILE, META_FILE = "model.zip", "vecnormalize.pkl", "interface.json"
 
@@ -42,9 +50,16 @@ class SB3Agent(Agent):
     (``VecNormalize``) only shapes training; its saved statistics are loaded and, if the
     observation was normalized too, applied to it.
 
+    A policy trained on a task distribution (``DataSelect/Tasks-v0``) observed the task's
+    descriptors after the progress features; the agent appends them to a plain env's
+    observation (``dataselect_env.tasks.task_features``: its keep fraction, the env's
+    ``epochs``, the observation's N), so it runs on any env of the benchmark.
+
     :param path: model directory written by ``agents.sb3_train.train``.
     :param keep: kept fraction in (0, 1], or ``None`` for the ``--keep`` of training (``bins``
-        trained without it, and ``set`` without it: the policy chooses the fraction).
+        trained without it, and ``set`` without it: the policy chooses the fraction); for a
+        policy trained on tasks, ``None`` is the middle of the training tasks' keep range. On a
+        task env (``DataSelect/Tasks-v0``), ``None`` is each task's own keep fraction.
     :param deterministic: act with the policy's mode (``predict(..., deterministic=True)`` also does).
     :param device: torch device of the policy.
     :param seed: generator seed when ``reset(env)`` is not called (draws within bins, ties).
@@ -60,14 +75,19 @@ class SB3Agent(Agent):
                              f"train one with: python train_agent.py train --out {self.path}")
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         self.interface, self.algo = self.meta["interface"], self.meta["algo"]
-        trained_keep = self.meta.get("keep") if self.interface == "set" else None  # wrappers carry theirs
-        self.keep = trained_keep if keep is None else check_keep(keep)
+        if self.algo not in ALGOS:
+            raise ValueError(f"{self.path} holds an {self.algo.upper()} policy: pip install sb3-contrib")
+        self.task_features = bool(self.meta.get("task_features", False))
+        # the transform's own keep: the --keep of training, or the middle of the tasks' keep range
+        transform_keep = self.meta.get("default_keep") if self.task_features else self.meta.get("keep")
+        self.keep = check_keep(keep, allow_none=True)
+        self.default_keep = transform_keep if self.interface == "set" else None  # wrappers carry theirs
         self.deterministic = deterministic
         self._act_deterministic = deterministic
         self.model = ALGOS[self.algo].load(self.path / MODEL_FILE, device=device)
         self.vec_normalize = _load_vecnormalize(self.path / VECNORM_FILE)
         self.transform = None if self.interface == "set" else \
-            make_transform(self.interface, self.meta.get("keep"), self.meta.get("bins", 8))
+            make_transform(self.interface, transform_keep, self.meta.get("bins", 8))
 
     @classmethod
     def load(cls, path: str | Path, **kwargs: Any) -> SB3Agent:
@@ -85,22 +105,28 @@ class SB3Agent(Agent):
 
     def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
         """The ``(N,)`` int8 mask the policy chooses for one raw observation."""
+        keep = next((k for k in (self.keep, getattr(self.env, "task_keep", None), self.default_keep) if k is not None),
+                    None)  # the constructor's, a task env's own, the training --keep
+        if self.task_features and len(progress) == len(PROGRESS_FEATURES):  # a plain env: add the descriptors
+            keep = keep if keep is not None else getattr(self.transform, "keep", None)
+            epochs = self.epochs if self.epochs is not None else self.meta.get("epochs", 1)
+            progress = np.concatenate([progress, task_features(keep, epochs, len(samples))]).astype(np.float32)
         obs = {"samples": samples, "progress": progress}
         if self.transform is None:
-            return self._act_set(obs)
+            return self._act_set(obs, keep)
         x = self.transform.observation(obs)
         if self.vec_normalize is not None and self.vec_normalize.norm_obs:
             x = self.vec_normalize.normalize_obs(x)
         action, _ = self.model.predict(x, deterministic=self._act_deterministic)
-        return self.transform.action_to_mask(action, obs, self.rng, keep=self.keep)
+        return self.transform.action_to_mask(action, obs, self.rng, keep=keep)
 
-    def _act_set(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+    def _act_set(self, obs: dict[str, np.ndarray], keep: float | None) -> np.ndarray:
         policy = self.model.policy
         with th.no_grad():
             tensors = {k: th.as_tensor(v, device=policy.device)[None] for k, v in obs.items()}
             logits = policy.logits_and_values(tensors)[0][0].cpu().numpy()
-        if self.keep is not None:
-            return top_k_mask(logits, keep_count(self.keep, len(logits)), self.rng)
+        if keep is not None:
+            return top_k_mask(logits, keep_count(keep, len(logits)), self.rng)
         if self._act_deterministic:
             return (logits > 0).astype(np.int8)
         return (self.rng.random(len(logits)) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int8)

@@ -24,19 +24,37 @@ from torch import nn
 
 from dataselect_env.selection import squash
 
+PAD_LOGIT = -1e4  # keep-logit of a padding row: probability 0, log-probability 0, entropy 0
 
-def set_inputs(samples: th.Tensor) -> th.Tensor:
+
+def set_mean(x: th.Tensor, valid: th.Tensor | None) -> th.Tensor:
+    """Mean over the set axis (dim 1) of ``x`` ``(B, N, D)``, over the valid rows only when given.
+
+    :param x: ``(B, N, D)``.
+    :param valid: ``(B, N)`` 1 for real rows, 0 for padding (a padded task env's ``valid``), or None.
+    :return: ``(B, 1, D)``.
+    """
+    if valid is None:
+        return x.mean(dim=1, keepdim=True)
+    w = valid[..., None]
+    return (x * w).sum(dim=1, keepdim=True) / w.sum(dim=1, keepdim=True).clamp(min=1.0)
+
+
+def set_inputs(samples: th.Tensor, valid: th.Tensor | None = None) -> th.Tensor:
     """Per-sample network inputs: squashed features and the same standardised over the set.
 
     The unbounded columns are ``log1p``-ed; the standardised copy (zero mean, unit std over the
-    N samples of each observation) lets one weight express "higher loss than the others".
+    N samples of each observation, the valid ones when ``valid`` is given) lets one weight
+    express "higher loss than the others".
 
     :param samples: ``(B, N, F)`` raw per-sample features.
+    :param valid: ``(B, N)`` 1 for real rows, 0 for padding, or None (all real).
     :return: ``(B, N, 2F)``.
     """
     x = squash(samples)
-    std = x.std(dim=1, keepdim=True, unbiased=False)
-    z = (x - x.mean(dim=1, keepdim=True)) / th.where(std > 1e-6, std, th.ones_like(std))
+    mean = set_mean(x, valid)
+    std = x.std(dim=1, keepdim=True, unbiased=False) if valid is None else set_mean((x - mean) ** 2, valid).sqrt()
+    z = (x - mean) / th.where(std > 1e-6, std, th.ones_like(std))
     return th.cat([x, z], dim=-1)
 
 
@@ -59,6 +77,10 @@ class DeepSetsPolicy(ActorCriticPolicy):
     - pooled summary ``s = [mean_i phi_i, max_i phi_i, progress]`` (``2H + G``);
     - actor: ``[phi_i, s] -> H -> 1``, the Bernoulli logit of keeping sample i;
     - critic: ``s -> H -> 1``.
+
+    A padded observation (``dataselect_env.tasks.TaskEnv(pad=True)``: a ``valid`` entry marking
+    the real rows) is pooled and standardised over the real rows only, and padding rows get a
+    keep probability of 0, so one policy trains across tasks of different N.
 
     ``H (6H + 2F + 2G + 6) + 2`` parameters (27,138 at ``H = 64``), independent of N. Use with
     ``PPO(DeepSetsPolicy, env)`` or ``A2C``; actions are int8 masks, as the env asks.
@@ -121,13 +143,19 @@ class DeepSetsPolicy(ActorCriticPolicy):
     def logits_and_values(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
         """Per-sample keep logits ``(B, N)`` and state values ``(B, 1)``, for any N.
 
-        :param obs: ``{"samples": (B, N, F), "progress": (B, G)}`` float tensors.
+        :param obs: ``{"samples": (B, N, F), "progress": (B, G)}`` float tensors, and optionally
+            ``"valid"`` ``(B, N)`` (1 = real row, 0 = padding).
         """
         samples, progress = obs["samples"].float(), obs["progress"].float()
-        phi = self.encoder(set_inputs(samples))
-        summary = th.cat([phi.mean(dim=1), phi.amax(dim=1), progress], dim=-1)
+        valid = obs["valid"].float() if "valid" in obs else None
+        phi = self.encoder(set_inputs(samples, valid))
+        peak = phi if valid is None else phi.masked_fill(valid[..., None] == 0, float("-inf"))
+        summary = th.cat([set_mean(phi, valid)[:, 0], peak.amax(dim=1), progress], dim=-1)
         per_sample = th.cat([phi, summary[:, None, :].expand(-1, phi.shape[1], -1)], dim=-1)
-        return self.actor(per_sample).squeeze(-1), self.critic(summary)
+        logits = self.actor(per_sample).squeeze(-1)
+        if valid is not None:
+            logits = logits.masked_fill(valid == 0, PAD_LOGIT)
+        return logits, self.critic(summary)
 
     def _distribution(self, logits: th.Tensor) -> BernoulliDistribution:
         return BernoulliDistribution(logits.shape[-1]).proba_distribution(action_logits=logits)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import NOISE_TYPES, check_corruptions
 from .models import MODELS
 
 REWARDS = ("gain_per_compute", "gain_minus_cost", "terminal")
@@ -32,6 +33,12 @@ class DataConfig:
     val_size: int | None = None  # validation split size (default 5,000; 500 for synthetic)
     data_seed: int = 0  # fixes the val split and the train subset
     synthetic: dict | None = None  # kwargs of dataselect_env.data.make_synthetic
+    # Corruptions of the training split only, fixed by data_seed (val and test stay clean and
+    # balanced); see dataselect_env.data.make_splits. The defaults corrupt nothing.
+    label_noise: float = 0.0  # fraction of training labels flipped, in [0, 1)
+    noise_type: str = "symmetric"  # "symmetric" (any other class) or "asymmetric" (class -> its pair)
+    imbalance: float = 1.0  # largest / smallest class size after a long-tailed cut, >= 1
+    duplicates: float = 0.0  # fraction of training samples replaced by copies of others, in [0, 1)
 
     def __post_init__(self) -> None:
         _check_choice("dataset", self.dataset, DATASETS)
@@ -42,6 +49,10 @@ class DataConfig:
         _check_int("data_seed", self.data_seed, 0)
         if self.synthetic is not None and not isinstance(self.synthetic, dict):
             raise ValueError(f"synthetic must be a dict of make_synthetic kwargs or None, got {self.synthetic!r}")
+        for name, low in (("label_noise", 0.0), ("imbalance", 1.0), ("duplicates", 0.0)):
+            _check_number(name, getattr(self, name), low)
+        _check_choice("noise_type", self.noise_type, NOISE_TYPES)
+        check_corruptions(self.label_noise, self.noise_type, self.imbalance, self.duplicates)
 
 
 @dataclass(frozen=True)

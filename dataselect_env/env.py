@@ -7,9 +7,7 @@ env (spaces, reward, compute accounting) -> an agent, whose mask goes back to th
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gymnasium as gym
@@ -20,7 +18,7 @@ from gymnasium import spaces
 from . import data as data_mod
 from . import stats as st
 from .config import EnvConfig
-from .trainer import Trainer, resolve
+from .trainer import TRAIN_COST, Trainer, resolve
 
 FORWARD_COST = 1.0 / 3.0  # a forward-only pass costs a third of a training pass (fwd + bwd)
 
@@ -106,13 +104,23 @@ class DataSelectEnv(gym.Env):
     Terminates after ``epochs`` steps, or as soon as the cumulative compute reaches
     ``compute_budget`` (full-epoch units) if one is set. Never truncated.
 
+    **Divergence.** If a training loss or a weight becomes non-finite (NaN or inf) during an
+    epoch (for example at ``lr=50``), the episode terminates at that step with
+    ``info["diverged"] = True``. The reward is computed as on any step, from validation accuracy,
+    which is always finite (a diverged network scores about chance); the test accuracy is
+    reported. In the observation, non-finite statistics read as ``NONFINITE_FILL`` (``1e4``;
+    ``-1e4`` for -inf), clipped into the observation space's bounds, so the observation is finite
+    and inside the space. ``info["val_loss"]`` keeps the measured (non-finite) value.
+
     ## Info
 
     Every step: ``epoch``, ``samples_trained``, ``compute`` (cumulative, full-epoch units),
     ``flops`` (cumulative estimate: 3x forward FLOPs per trained sample, 1x per evaluated or
-    probed sample), ``wall_time`` (seconds since reset), ``val_accuracy``, ``val_loss``,
-    ``keep_fraction``, ``lr`` (the last learning rate used). At the end: ``test_accuracy``,
-    ``test_loss``.
+    probed sample), ``val_accuracy``, ``val_loss``, ``keep_fraction``, ``lr`` (the last learning
+    rate used), ``diverged`` (see Episode End). At the end: ``test_accuracy``, ``test_loss``.
+    ``info`` is deterministic: the same seed and actions give the same ``info``. Wall-clock time is
+    not in it; wrap the env in ``gymnasium.wrappers.RecordEpisodeStatistics`` for
+    ``info["episode"]["t"]`` (the harness measures it itself).
 
     ## Arguments
 
@@ -136,8 +144,16 @@ class DataSelectEnv(gym.Env):
     | `augment`        | `True`               | random flip + translate (images)                           |
     | `train_subset`   | `None`               | stratified subset size of the training split               |
     | `val_size`       | `None`               | validation split size (default 5,000; 500 for synthetic)   |
-    | `data_seed`      | `0`                  | fixes the val split and the train subset                   |
+    | `data_seed`      | `0`                  | fixes the val split, train subset and corruptions          |
     | `synthetic`      | `None`               | kwargs of `dataselect_env.data.make_synthetic`             |
+    | `label_noise`    | `0.0`                | fraction of training labels flipped, in [0, 1) (*)         |
+    | `noise_type`     | `"symmetric"`        | `"symmetric"`: to a uniform other class; `"asymmetric"`:   |
+    |                  |                      | to the class's pair (CIFAR-10: truck->automobile,          |
+    |                  |                      | bird->airplane, deer->horse, cat<->dog), rate within the   |
+    |                  |                      | mapped classes (*)                                         |
+    | `imbalance`      | `1.0`                | long tail: class c keeps n_max * imbalance^(-c/(C-1)) (*)  |
+    | `duplicates`     | `0.0`                | fraction of training samples replaced by copies of others, |
+    |                  |                      | in [0, 1) (*)                                              |
     | `device`         | `"auto"`             | `"auto"`, `"cpu"` or `"cuda"`                              |
     | `precision`      | `"auto"`             | `"auto"` (bf16 where supported), `"fp32"`, `"bf16"`        |
     | `action_mode`    | `"mask"`             | `"mask"` or `"weights"`                                    |
@@ -149,30 +165,44 @@ class DataSelectEnv(gym.Env):
     | `probe_every`    | `0`                  | eval pass over all samples every k epochs (0 = never)      |
     | `ema`            | `0.5`                | weight of the newest loss in the moving statistics         |
     | `render_mode`    | `None`               | `"ansi"`: a one-line epoch summary                         |
-    | `clock`          | `time.perf_counter`  | timer of `info["wall_time"]`; a constant one makes `info`  |
-    |                  |                      | bit-exact across runs (gymnasium's `check_env` needs that) |
+
+    (*) Corruptions (``dataselect_env.data.make_splits`` documents each): applied to the training
+    split only, after the validation split and ``train_subset`` are drawn, fixed by ``data_seed``;
+    validation and test stay clean and balanced (the holdout assumption of RHO-LOSS, Mindermann et
+    al. 2022, and of the noisy-label papers). ``imbalance`` shrinks the training split, so N (the
+    observation's rows) is smaller: with ``train_subset`` the stratified subset is drawn first and
+    then cut, e.g. 5,000 -> 1,242 samples at ``imbalance=100`` on CIFAR-10 (500 down to 5 per
+    class), and the whole 45,000 -> 11,167 (4,500 down to 45). Controllers never see which samples
+    were corrupted (not in the observation, not in ``info``); for analysis, ``env.unwrapped``
+    exposes :attr:`corrupted`, :attr:`clean_labels` and :attr:`labels`.
 
     ## Version History
 
-    - v0: initial version.
+    - v0: initial version (``DataSelect/CIFAR10-v0``, ``CIFAR100-v0``, ``Synthetic-v0``,
+      ``CIFAR10Proxy-v0``). Added later as new ids, each at v0: the corrupted-data ids
+      ``DataSelect/CIFAR10Noisy40-v0`` (``label_noise=0.4``), ``CIFAR10Asym40-v0``
+      (``label_noise=0.4, noise_type="asymmetric"``), ``CIFAR10LT100-v0`` (``imbalance=100``) and
+      their 5,000-sample ``...Proxy-v0`` variants. Revised within v0 (the package is pre-1.0):
+      an epoch's batches are balanced (sizes differ by at most one; results differ from before),
+      ``info["diverged"]`` added, ``info["wall_time"]`` and the ``clock`` argument removed.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
-    def __init__(self, config: EnvConfig | None = None, *, render_mode: str | None = None,
-                 clock: Callable[[], float] = time.perf_counter, **kwargs: Any):
+    def __init__(self, config: EnvConfig | None = None, *, render_mode: str | None = None, **kwargs: Any):
         if config is not None and kwargs:
             raise TypeError(f"pass either config= or flat keyword arguments, not both (got {sorted(kwargs)})")
         self.config = config if config is not None else EnvConfig.from_kwargs(**kwargs)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {(None, *self.metadata['render_modes'])}, got {render_mode!r}")
-        self.render_mode, self.clock = render_mode, clock
+        self.render_mode = render_mode
         cfg = self.config
         self.device, self.precision = resolve(cfg.train)
         self.epochs, self.action_mode, self.model_name = cfg.train.epochs, cfg.action_mode, cfg.train.model
         d = cfg.data
         self.splits = data_mod.load(d.dataset, d.data_root, d.download, d.val_size, d.train_subset, d.data_seed,
-                                    d.synthetic).to(self.device)
+                                    d.synthetic, label_noise=d.label_noise, noise_type=d.noise_type,
+                                    imbalance=d.imbalance, duplicates=d.duplicates).to(self.device)
         self.n = len(self.splits.y_train)
         n_feat = len(st.SAMPLE_FEATURES)
         self.observation_space = spaces.Dict({
@@ -183,6 +213,7 @@ class DataSelectEnv(gym.Env):
         self.action_space = spaces.MultiBinary(self.n) if self.action_mode == "mask" else \
             spaces.Box(0.0, cfg.w_max, (self.n,), np.float32)
         self.trainer: Trainer | None = None
+        self._irreducible_cache: tuple[Trainer, dict] | None = None  # (episode's trainer, {args: loss})
 
     @property
     def flops_per_forward(self) -> float:
@@ -191,6 +222,30 @@ class DataSelectEnv(gym.Env):
             raise RuntimeError("call reset() before reading flops_per_forward")
         return self.trainer.flops_per_forward
 
+    # ---- ground truth for analysis (never part of the observation or info) -------------------
+    @property
+    def corrupted(self) -> np.ndarray:
+        """bool ``(N,)``: True where the training label was flipped or the sample is a duplicate copy.
+
+        Row i is the observation's sample row i. For analysis only (a controller that reads it
+        cheats); a fresh copy on each access.
+        """
+        mask = self.splits.corrupted
+        return np.zeros(self.n, dtype=bool) if mask is None else mask.cpu().numpy().astype(bool, copy=True)
+
+    @property
+    def clean_labels(self) -> np.ndarray:
+        """int64 ``(N,)``: the training labels before label noise (a duplicate copy carries its
+        source's label), aligned with the observation's sample rows. For analysis only; a copy."""
+        clean = self.splits.y_train_clean if self.splits.y_train_clean is not None else self.splits.y_train
+        return clean.cpu().numpy().astype(np.int64, copy=True)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """int64 ``(N,)``: the training labels as trained on (noisy where :attr:`corrupted` says a
+        label was flipped), aligned with the observation's sample rows. A copy."""
+        return self.splits.y_train.cpu().numpy().astype(np.int64, copy=True)
+
     # ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start a training run: fresh model (seeded from ``np_random``), statistics and ledger."""
@@ -198,8 +253,7 @@ class DataSelectEnv(gym.Env):
         torch_seed = int(self.np_random.integers(2**62))
         self.trainer = Trainer(self.splits, self.config.train, self.device, self.precision, torch_seed)
         self.stats = st.SampleStats(self.n, self.epochs, self.splits.num_classes, self.device, self.config.ema)
-        self.epoch, self.ledger, self.last_lr = 0, Ledger(), 0.0
-        self.t_start = self.clock()
+        self.epoch, self.ledger, self.last_lr, self.diverged = 0, Ledger(), 0.0, False
         self.val_accuracy, self.val_loss = self.trainer.evaluate(self.splits.x_val, self.splits.y_val)
         self.last_info = self._info()
         return self._observation(), dict(self.last_info)
@@ -208,7 +262,7 @@ class DataSelectEnv(gym.Env):
         """Train one epoch on the selected samples; return observation, reward, terminated, truncated, info."""
         if self.trainer is None:
             raise RuntimeError("call reset() before step()")
-        if self.epoch >= self.epochs or self._budget_spent():
+        if self.epoch >= self.epochs or self._budget_spent() or self.diverged:
             raise RuntimeError("the episode has ended; call reset() to start a new one")
         weights = self.check_action(action)
         selected = torch.from_numpy(np.flatnonzero(weights)).to(self.device)
@@ -216,7 +270,7 @@ class DataSelectEnv(gym.Env):
         if len(selected):
             result = self.trainer.train_epoch(self.epoch, selected, w)
             self.stats.observe(result.order, result.loss, result.correct, result.margin)
-            self.last_lr = result.lr
+            self.last_lr, self.diverged = result.lr, result.diverged
         self.stats.end_epoch(selected)
         self.epoch += 1
         step_compute = len(selected) / self.n
@@ -230,13 +284,12 @@ class DataSelectEnv(gym.Env):
         self.ledger.compute += step_compute
         prev_acc = self.val_accuracy
         self.val_accuracy, self.val_loss = self.trainer.evaluate(self.splits.x_val, self.splits.y_val)
-        terminated = self.epoch >= self.epochs or self._budget_spent()
+        terminated = self.epoch >= self.epochs or self._budget_spent() or self.diverged
         reward = self._reward(self.val_accuracy - prev_acc, step_compute, terminated)
         info = self._info()
         if terminated:
             info["test_accuracy"], info["test_loss"] = self.trainer.evaluate(self.splits.x_test, self.splits.y_test)
             info["flops"] = self.trainer.flops
-            info["wall_time"] = self.clock() - self.t_start
         self.last_info = info
         return self._observation(), reward, terminated, False, dict(info)
 
@@ -247,7 +300,7 @@ class DataSelectEnv(gym.Env):
         i = self.last_info
         line = (f"epoch {i['epoch']:>3}/{self.epochs}  keep {i['keep_fraction']:.2f}  "
                 f"compute {i['compute']:.2f}  val_acc {i['val_accuracy']:.4f}  val_loss {i['val_loss']:.3f}  "
-                f"lr {i['lr']:.4f}  {i['wall_time']:.1f}s")
+                f"lr {i['lr']:.4f}" + ("  DIVERGED" if i["diverged"] else ""))
         if "test_accuracy" in i:
             line += f"  test_acc {i['test_accuracy']:.4f}"
         return line
@@ -270,6 +323,62 @@ class DataSelectEnv(gym.Env):
         scores = self.trainer.forward_stats(self.splits.x_train, self.splits.y_train)
         self.ledger.compute += FORWARD_COST
         return {k: v.cpu().numpy() for k, v in scores.items()}
+
+    def irreducible_loss(self, model: str = "tiny", epochs: int = 3) -> np.ndarray:
+        """Per-sample irreducible loss of RHO-LOSS, cross-fitted on the training split; charged to compute.
+
+        Mindermann et al. (ICML 2022), "Prioritized Training on Points that are Learnable, Worth
+        Learning, and Not Yet Learnt": the irreducible loss of a sample is its loss under a small
+        reference model that never trained on it. With no separate holdout set we use the paper's
+        no-holdout variant: the training split is cut into two halves (stratified by the training
+        labels, seeded from the episode's seed), a reference network ``model`` is trained for
+        ``epochs`` epochs on each half (:class:`~dataselect_env.trainer.Trainer`, the env's
+        hyperparameters, device and precision), and each scores the other half with plain
+        cross-entropy in eval mode (no augmentation).
+
+        The reference FLOPs (training, ``TRAIN_COST`` forward passes per sample-epoch, plus the
+        scoring passes) are added to ``info["flops"]`` and, converted to the main model's
+        full-epoch units (``ref_flops / (TRAIN_COST * flops_per_forward * N)``), to
+        ``info["compute"]``, from the next step on (the compute budget counts them). The result
+        is cached for the episode: calling again with the same arguments returns the cached
+        array and charges nothing.
+
+        :param model: reference network (``dataselect_env.models.MODELS``); ``"tiny"`` costs about
+            a seventh of ``"small"`` per CIFAR sample.
+        :param epochs: training epochs of each reference network (its own schedule), >= 1.
+        :return: float32 ``(N,)``, aligned with the observation's sample rows.
+        :raises RuntimeError: before ``reset()``.
+        :raises ValueError: for a bad ``model`` or ``epochs``, or fewer than two training samples.
+        """
+        if self.trainer is None:
+            raise RuntimeError("call reset() before irreducible_loss()")
+        ref_cfg = replace(self.config.train, model=model, epochs=epochs)  # validates model and epochs
+        cache = self._irreducible_cache
+        if cache is None or cache[0] is not self.trainer:  # a new episode (reset builds a new trainer)
+            cache = self._irreducible_cache = (self.trainer, {})
+        key = (model, epochs)
+        if key in cache[1]:
+            return cache[1][key].copy()
+        if self.n < 2:
+            raise ValueError(f"irreducible_loss needs at least 2 training samples to cross-fit, got N={self.n}")
+        seeds = np.random.SeedSequence([self.trainer.gen.initial_seed(), 0x5E1EC7]).generate_state(3)
+        y = self.splits.y_train.cpu().numpy()
+        half_a = data_mod.stratified_indices(y, self.n // 2, np.random.default_rng(int(seeds[0])))
+        half_b = np.setdiff1d(np.arange(self.n), half_a)
+        loss = torch.empty(self.n, device=self.device)
+        ref_flops = 0.0
+        for train_half, score_half, seed in ((half_a, half_b, seeds[1]), (half_b, half_a, seeds[2])):
+            ref = Trainer(self.splits, ref_cfg, self.device, self.precision, int(seed))
+            train_idx = torch.from_numpy(train_half).to(self.device)
+            score_idx = torch.from_numpy(score_half).to(self.device)
+            for epoch in range(epochs):
+                ref.train_epoch(epoch, train_idx)
+            loss[score_idx] = ref.forward_stats(self.splits.x_train[score_idx], self.splits.y_train[score_idx])["loss"]
+            ref_flops += ref.flops
+        self.trainer.flops += ref_flops  # the episode's FLOPs (info["flops"]) are the trainer's count
+        self.ledger.compute += ref_flops / (TRAIN_COST * self.trainer.flops_per_forward * self.n)
+        cache[1][key] = loss.cpu().numpy().astype(np.float32)
+        return cache[1][key].copy()
 
     def check_action(self, action: Any) -> np.ndarray:
         """Validate an action; return it as a float64 weight vector (0 = dropped).
@@ -314,9 +423,8 @@ class DataSelectEnv(gym.Env):
 
     def _info(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "samples_trained": self.ledger.samples_trained, "compute": self.ledger.compute,
-                "flops": self.trainer.flops, "wall_time": self.clock() - self.t_start,
-                "val_accuracy": self.val_accuracy, "val_loss": self.val_loss,
-                "keep_fraction": self.ledger.last_keep, "lr": self.last_lr}
+                "flops": self.trainer.flops, "val_accuracy": self.val_accuracy, "val_loss": self.val_loss,
+                "keep_fraction": self.ledger.last_keep, "lr": self.last_lr, "diverged": self.diverged}
 
     def _observation(self) -> dict[str, np.ndarray]:
         budget = self.config.reward.compute_budget
@@ -324,4 +432,17 @@ class DataSelectEnv(gym.Env):
         progress = np.array([self.epoch / self.epochs, 1 - self.epoch / self.epochs, self.ledger.compute / self.epochs,
                              self.val_accuracy, self.val_loss, self.trainer.lr_frac_at_epoch(self.epoch),
                              self.ledger.last_keep, budget_left], dtype=np.float32)
-        return {"samples": self.stats.samples(), "progress": progress}
+        return {"samples": finite(self.stats.samples(), st.SAMPLE_LOW, st.SAMPLE_HIGH),
+                "progress": finite(progress, st.PROGRESS_LOW, st.PROGRESS_HIGH)}
+
+
+NONFINITE_FILL = 1e4  # what a NaN or +inf statistic reads as in the observation (-inf: -1e4), before clipping
+
+
+def finite(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``x`` with NaN and +inf replaced by ``NONFINITE_FILL``, -inf by its negative, then clipped
+    into ``[low, high]`` (the observation space's bounds). Only after a divergence is there anything to replace."""
+    if np.isfinite(x).all():
+        return x
+    return np.clip(np.nan_to_num(x, nan=NONFINITE_FILL, posinf=NONFINITE_FILL, neginf=-NONFINITE_FILL),
+                   low, high).astype(np.float32)

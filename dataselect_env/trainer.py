@@ -40,7 +40,8 @@ class EpochResult:
 
     ``order`` holds the trained indices in the order trained; ``loss``, ``correct`` and ``margin``
     are aligned with it (from the training forward passes). ``lr`` is the last learning rate used,
-    ``flops`` the FLOPs spent (``TRAIN_COST`` forward passes per trained sample).
+    ``flops`` the FLOPs spent (``TRAIN_COST`` forward passes per trained sample). ``diverged``:
+    a training loss or a weight became non-finite (NaN or inf) during the epoch.
     """
 
     order: torch.Tensor
@@ -49,6 +50,7 @@ class EpochResult:
     margin: torch.Tensor
     lr: float
     flops: float
+    diverged: bool = False
 
 
 def resolve(cfg: TrainConfig) -> tuple[torch.device, str]:
@@ -160,6 +162,7 @@ class Trainer:
         """Learning rate at the start of ``epoch`` (0-based) as a fraction of the peak."""
         return self.lr_at(epoch / self.cfg.epochs) / self.cfg.lr
 
+    @torch.enable_grad()  # also when the caller is inside no_grad (e.g. ARS evaluating candidates)
     def train_epoch(self, epoch: int, idx: torch.Tensor, weights: torch.Tensor | None = None) -> EpochResult:
         """Train one epoch on samples ``idx`` (a fresh random order), advancing the schedule by one epoch.
 
@@ -201,7 +204,13 @@ class Trainer:
                     outputs[k].append(v)
         flops = TRAIN_COST * self.flops_per_forward * len(idx)
         self.flops += flops
-        return EpochResult(idx, *(torch.cat(outputs[k]) for k in ("loss", "correct", "margin")), lr, flops)
+        loss, correct, margin = (torch.cat(outputs[k]) for k in ("loss", "correct", "margin"))
+        return EpochResult(idx, loss, correct, margin, lr, flops, diverged=not self._finite(loss))
+
+    def _finite(self, loss: torch.Tensor) -> bool:
+        """Whether the epoch's losses and the weights are all finite (one device sync per epoch)."""
+        checks = [loss.isfinite().all()] + [p.isfinite().all() for p in self.model.parameters()]
+        return bool(torch.stack(checks).all())
 
     @torch.no_grad()
     def forward_stats(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -13,11 +13,16 @@ evaluation time. The parametrised selection follows Neural Data Filter (Fan et a
 policy scores each sample from a few features, and DVRL (Yoon et al. 2020), whose estimator maps
 per-sample features to a selection probability; here the score is a fixed, small function of the
 features so that the policy itself stays tiny.
+
+On a task distribution (``dataselect_env.tasks``) the wrappers take each task's keep fraction and
+pass its descriptors on in the observation. :class:`FiniteGuard` keeps NaN and infinity (a
+diverged inner run) away from the RL algorithm.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gymnasium as gym
@@ -26,6 +31,8 @@ from gymnasium import spaces
 
 from . import stats as st
 from .selection import UNBOUNDED, check_keep, keep_count, squash, top_k_mask
+
+logger = logging.getLogger(__name__)
 
 N_SAMPLE_FEATURES = len(st.SAMPLE_FEATURES)  # N_SAMPLE_FEATURES of the observation's (N, N_SAMPLE_FEATURES) samples
 
@@ -193,13 +200,13 @@ class LinearScoreTransform:
     the ``round(keep * N)`` highest scores are kept, ties at random. Observation: the progress
     features, then the mean and the std over samples of every squashed feature, ``G + 2F`` floats.
 
-    :param keep: kept fraction in (0, 1].
+    :param keep: kept fraction in (0, 1], or ``None`` when every call passes one (a task env's).
     """
 
-    keep: float = 0.5
+    keep: float | None = 0.5
 
     def __post_init__(self) -> None:
-        check_keep(self.keep)
+        check_keep(self.keep, allow_none=True)
 
     @property
     def observation_space(self) -> spaces.Box:
@@ -240,16 +247,38 @@ class LinearScoreTransform:
         :param obs: the raw observation the action answers.
         :param rng: tie-breaking generator.
         :param keep: overrides the transform's kept fraction.
+        :raises ValueError: when neither the transform nor the call has a kept fraction.
         """
-        k = keep_count(self.keep if keep is None else keep, len(obs["samples"]))
+        keep = self.keep if keep is None else keep
+        if keep is None:
+            raise ValueError("LinearScore keeps the top round(keep*N) scores: give it keep=..., or wrap a task "
+                             "env (DataSelect/Tasks-v0) that sets the keep fraction of each episode")
+        k = keep_count(keep, len(obs["samples"]))
         return top_k_mask(self.scores(action, obs), k, rng)
 
 
 Transform = LossBinsTransform | LinearScoreTransform
 
 
+def with_progress_bounds(space: spaces.Box, progress: spaces.Box) -> spaces.Box:
+    """``space`` (a transform's summary, which starts with the env's progress vector) with its
+    first entries' bounds replaced by ``progress``'s, e.g. a task env's longer progress vector.
+
+    :param space: the transform's observation space, sized for the plain env's progress features.
+    :param progress: the env's progress space.
+    """
+    g = len(st.PROGRESS_LOW)
+    return spaces.Box(np.concatenate([progress.low, space.low[g:]]).astype(np.float32),
+                      np.concatenate([progress.high, space.high[g:]]).astype(np.float32), dtype=np.float32)
+
+
 class SelectionWrapper(gym.Wrapper):
     """Apply a transform's ``observation`` and ``action_to_mask`` around a raw data-selection env.
+
+    On a task distribution (``dataselect_env.tasks.TaskEnv``, e.g. ``DataSelect/Tasks-v0``) that
+    draws a keep fraction per task, the task's fraction replaces the wrapper's ``keep`` at every
+    step, and the task descriptors the env appends to the progress features pass into the
+    observation (its first entries are always the env's progress vector).
 
     :param env: a ``DataSelectEnv`` (or a wrapper of one) with the raw Dict observation.
     :param transform: the mapping between the raw and the small spaces.
@@ -259,9 +288,14 @@ class SelectionWrapper(gym.Wrapper):
         if not (isinstance(env.observation_space, spaces.Dict) and "samples" in env.observation_space.spaces):
             raise TypeError(f"{type(self).__name__} wraps the raw data-selection env (Dict observation with "
                             f"'samples' and 'progress'); got observation space {env.observation_space}")
+        if "valid" in env.observation_space.spaces:
+            raise TypeError(f"{type(self).__name__} summarises all N rows: wrap the task env with pad=False")
         super().__init__(env)
+        self.follows_task = bool(getattr(env.unwrapped, "draws_keep", False))  # the env sets keep per episode
+        if self.follows_task and transform.keep is None:
+            transform = replace(transform, keep=1.0)  # no keep entry in the action: the task's overrides it
         self.transform = transform
-        self.observation_space = transform.observation_space
+        self.observation_space = with_progress_bounds(transform.observation_space, env.observation_space["progress"])
         self.action_space = transform.action_space
         self._obs: dict[str, np.ndarray] | None = None
         self._rng = np.random.default_rng()
@@ -284,7 +318,8 @@ class SelectionWrapper(gym.Wrapper):
         """
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
-        mask = self.transform.action_to_mask(action, self._obs, self._rng)
+        keep = self.env.unwrapped.task_keep if self.follows_task else None
+        mask = self.transform.action_to_mask(action, self._obs, self._rng, keep=keep)
         if isinstance(self.env.action_space, spaces.Box):  # weights mode: weight 1 on the kept samples
             mask = mask.astype(np.float32)
         obs, reward, terminated, truncated, info = self.env.step(mask)
@@ -317,12 +352,73 @@ class LinearScore(SelectionWrapper, gym.utils.RecordConstructorArgs):
     See :class:`LinearScoreTransform`. Works with PPO, A2C, SAC and TD3.
 
     :param env: the raw data-selection env.
-    :param keep: kept fraction in (0, 1].
+    :param keep: kept fraction in (0, 1]; may be ``None`` on a task env that draws it per task.
     """
 
-    def __init__(self, env: gym.Env, keep: float):
+    def __init__(self, env: gym.Env, keep: float | None = None):
+        if keep is None and not getattr(env.unwrapped, "draws_keep", False):
+            raise ValueError("LinearScore keeps the top round(keep*N) scores: give keep, e.g. LinearScore(env, 0.3)")
         gym.utils.RecordConstructorArgs.__init__(self, keep=keep)
         SelectionWrapper.__init__(self, env, LinearScoreTransform(keep))
+
+
+class FiniteGuard(gym.Wrapper):
+    """Replace non-finite observation entries and rewards by finite ones, and log it.
+
+    A diverged inner training run (a NaN loss) must not reach the RL algorithm: one NaN in a
+    rollout poisons the policy's parameters for good. NaN becomes 0 and +-inf becomes +-``clip``
+    in the observation; a non-finite reward becomes 0. ``info["nonfinite"]`` counts the entries
+    replaced in this step (observation and reward); :attr:`replaced` counts them over the
+    wrapper's life and :attr:`diverged_episodes` the episodes whose ``info["diverged"]`` was set.
+
+    :param env: any env with a Box or Dict-of-Box observation.
+    :param clip: the value +-inf is replaced by.
+    """
+
+    def __init__(self, env: gym.Env, clip: float = 1e6):
+        super().__init__(env)
+        self.clip = float(clip)
+        self.replaced = 0
+        self.diverged_episodes = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict[str, Any]]:
+        """Reset the env; the observation made finite."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        obs, bad = self._finite(obs)
+        if bad:
+            info = {**info, "nonfinite": bad}
+            self._log(bad, "reset")
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Step the env; observation and reward made finite, ``info["nonfinite"]`` set when any was not."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        obs, bad = self._finite(obs)
+        if not np.isfinite(reward):
+            reward, bad = 0.0, bad + 1
+        if bad:
+            info = {**info, "nonfinite": bad}
+            self._log(bad, "step")
+        if info.get("diverged") and (terminated or truncated):
+            self.diverged_episodes += 1
+            logger.warning("FiniteGuard: the inner training diverged (%d episodes so far)", self.diverged_episodes)
+        return obs, float(reward), terminated, truncated, info
+
+    def _finite(self, obs: Any) -> tuple[Any, int]:
+        if isinstance(obs, dict):
+            pairs = {k: self._finite(v) for k, v in obs.items()}
+            return {k: v for k, (v, _) in pairs.items()}, sum(b for _, b in pairs.values())
+        arr = np.asarray(obs)
+        if not np.issubdtype(arr.dtype, np.floating):
+            return obs, 0
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        if bad == 0:
+            return obs, 0
+        return np.nan_to_num(arr, nan=0.0, posinf=self.clip, neginf=-self.clip).astype(arr.dtype), bad
+
+    def _log(self, bad: int, where: str) -> None:
+        self.replaced += bad
+        logger.warning("FiniteGuard: replaced %d non-finite value(s) at %s (%d in all)", bad, where, self.replaced)
 
 
 def make_transform(interface: str, keep: float | None = None, bins: int = 8) -> Transform:

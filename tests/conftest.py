@@ -22,6 +22,13 @@ def cifar_archive() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def cifar_archive_or_none() -> Path | None:
+    """Path of the shared CIFAR-10 JPEG archive, or None when it is absent."""
+    path = Path(os.environ.get("DATASELECT_TEST_CIFAR", SHARED_CIFAR))
+    return path if path.exists() else None
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep decoded-array caches of test data out of the user's cache, but share one per session."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
+import dataselect_env
 from dataselect_env import data
 
 CLEAN = {"label_noise": 0.0, "n_train": 3000}  # synthetic data without its own label noise
@@ -188,3 +190,123 @@ def test_cifar_symmetric_noise_and_duplicates(cifar_archive, cifar_clean):
     assert int(copies.sum()) > 150 and (repeats[inverse.ravel()][copies.numpy()] >= 2).all()
     other = data.load("cifar10", cifar_archive, train_subset=2000, duplicates=0.1, label_noise=0.2, data_seed=1)
     assert not torch.equal(other.y_train, splits.y_train)
+
+
+# ---- the corruptions as env arguments (gym.make) ------------------------------------------------
+SYN = "DataSelect/Synthetic-v0"
+SYN_CLEAN = {"synthetic": {"label_noise": 0.0}}  # Synthetic-v0 without make_synthetic's own noise
+
+
+def make_env(**kwargs) -> gym.Env:
+    return gym.make(SYN, epochs=2, **SYN_CLEAN, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"label_noise": 0.3}, {"label_noise": 0.4, "noise_type": "asymmetric"},
+                                    {"duplicates": 0.25}, {"imbalance": 10.0}])
+def test_env_corruption_hits_its_rate_and_is_fixed_by_data_seed(kwargs):
+    clean = make_env().unwrapped
+    env = make_env(**kwargs).unwrapped
+    obs, _ = env.reset(seed=0)
+    corrupted, labels, clean_labels = env.corrupted, env.labels, env.clean_labels
+    assert corrupted.dtype == bool and labels.dtype == clean_labels.dtype == np.int64
+    assert corrupted.shape == labels.shape == clean_labels.shape == (env.n,) == obs["samples"].shape[:1]
+    np.testing.assert_array_equal(labels, env.splits.y_train.numpy())
+    n = clean.n
+    if "label_noise" in kwargs:
+        assert int(corrupted.sum()) == round(kwargs["label_noise"] * n)
+        np.testing.assert_array_equal(corrupted, labels != clean_labels)
+        np.testing.assert_array_equal(clean_labels, clean.labels)  # the clean labels are the clean env's
+        if kwargs.get("noise_type") == "asymmetric":  # 4 classes, all mapped: c -> c + 1
+            np.testing.assert_array_equal(labels[corrupted], (clean_labels[corrupted] + 1) % 4)
+    elif "duplicates" in kwargs:
+        assert int(corrupted.sum()) == round(0.25 * n) and (labels == clean_labels).all()
+        x = env.splits.x_train.numpy()
+        assert len(np.unique(x, axis=0)) == n - int(corrupted.sum())  # each copy repeats another row
+    else:
+        counts = np.bincount(clean.labels, minlength=4)
+        expected = np.minimum(counts, np.round(counts.max() * 10.0 ** (-np.arange(4) / 3)))
+        np.testing.assert_array_equal(np.bincount(labels, minlength=4), expected)
+        assert env.n == expected.sum() < n and not corrupted.any()
+    assert not clean.corrupted.any() and (clean.labels == clean.clean_labels).all()
+    for name in ("x_val", "y_val", "x_test", "y_test"):  # validation and test stay clean and balanced
+        assert torch.equal(getattr(env.splits, name), getattr(clean.splits, name)), name
+    same = make_env(**kwargs).unwrapped
+    np.testing.assert_array_equal(same.corrupted, corrupted)
+    np.testing.assert_array_equal(same.labels, labels)
+    other = make_env(data_seed=1, **kwargs).unwrapped
+    assert other.corrupted.sum() == corrupted.sum() or "imbalance" in kwargs
+    assert not np.array_equal(other.labels, labels) or not np.array_equal(other.corrupted, corrupted)
+
+
+def test_ground_truth_properties_are_read_only_copies():
+    env = make_env(label_noise=0.2).unwrapped
+    with pytest.raises(AttributeError):
+        env.corrupted = np.zeros(env.n, dtype=bool)
+    env.labels[:] = 0
+    env.corrupted[:] = False
+    assert env.corrupted.any() and (env.labels != 0).any()
+
+
+def test_no_corruption_information_reaches_the_controller():
+    clean, noisy = make_env(), make_env(label_noise=0.4, duplicates=0.1)
+    assert clean.observation_space == noisy.observation_space and clean.action_space == noisy.action_space
+    obs_c, info_c = clean.reset(seed=0)
+    obs_n, info_n = noisy.reset(seed=0)
+    mask = noisy.unwrapped.corrupted.astype(np.float32)
+    assert obs_c.keys() == obs_n.keys() and info_c.keys() == info_n.keys()
+    for key in obs_c:  # nothing trained yet: the observations are identical
+        np.testing.assert_array_equal(obs_c[key], obs_n[key])
+    ones = np.ones(clean.unwrapped.n, dtype=np.int8)
+    for _ in range(2):
+        obs_c, _, _, _, info_c = clean.step(ones)
+        obs_n, _, _, _, info_n = noisy.step(ones)
+        assert obs_c.keys() == obs_n.keys() and info_c.keys() == info_n.keys()
+        assert all(obs_c[k].shape == obs_n[k].shape and obs_c[k].dtype == obs_n[k].dtype for k in obs_c)
+        assert not any(np.array_equal(column, mask) for column in obs_n["samples"].T)
+        assert not any(np.array_equal(np.asarray(v), mask) for v in info_n.values() if np.ndim(v) == 1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"label_noise": 1.0}, r"label_noise must be in \[0, 1\)"),
+    ({"label_noise": "0.2"}, "label_noise must be a finite number"),
+    ({"label_noise": True}, "label_noise must be a finite number"),
+    ({"noise_type": "pairwise"}, "noise_type must be one of"),
+    ({"imbalance": 0.5}, "imbalance must be a finite number >= 1"),
+    ({"imbalance": float("inf")}, "imbalance must be a finite number"),
+    ({"duplicates": -0.1}, "duplicates must be a finite number >= 0"),
+    ({"duplicates": 1.0}, r"duplicates must be in \[0, 1\)"),
+])
+def test_env_rejects_bad_corruptions_naming_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gym.make(SYN, **kwargs)
+
+
+@pytest.mark.cifar
+@pytest.mark.parametrize("env_id", [i for i in dataselect_env.ENV_IDS if any(c in i for c in ("Noisy", "Asym", "LT"))])
+def test_corrupted_cifar_ids_run_on_a_slice_of_the_shared_copy(env_id, cifar_archive):
+    env = gym.make(env_id, data_root=str(cifar_archive), train_subset=500, val_size=500, epochs=1, model="tiny",
+                   device="cpu")
+    u = env.unwrapped
+    corrupted, labels, clean_labels = u.corrupted, u.labels, u.clean_labels
+    if "Noisy" in env_id:
+        assert u.n == 500 and int(corrupted.sum()) == 200 and (corrupted == (labels != clean_labels)).all()
+    elif "Asym" in env_id:
+        assert u.n == 500 and int(corrupted.sum()) == round(0.4 * 250)  # 5 mapped classes of 50 samples
+        assert set(zip(clean_labels[corrupted], labels[corrupted])) <= {(9, 1), (2, 0), (4, 7), (3, 5), (5, 3)}
+    else:
+        assert np.bincount(labels, minlength=10).tolist() == [50, 30, 18, 11, 6, 4, 2, 1, 1, 0]
+        assert u.n == 123 and not corrupted.any()
+    np.testing.assert_array_equal(np.bincount(u.splits.y_val.numpy()), [50] * 10)  # val stays balanced
+    obs, _ = env.reset(seed=0)
+    obs, _, terminated, _, info = env.step(np.ones(u.n, dtype=np.int8))
+    assert terminated and obs["samples"].shape[0] == u.n and 0 <= info["test_accuracy"] <= 1
+
+
+@pytest.mark.cifar
+def test_corrupted_proxy_ids_keep_the_5000_sample_subset_then_corrupt_it(cifar_archive):
+    sizes = {}
+    for name in ("Noisy40", "Asym40", "LT100"):
+        env = gym.make(f"DataSelect/CIFAR10{name}Proxy-v0", data_root=str(cifar_archive), device="cpu")
+        sizes[name] = (env.unwrapped.n, int(env.unwrapped.corrupted.sum()))
+        assert env.spec.kwargs["train_subset"] == 5000 and env.spec.kwargs["model"] == "small"
+    assert sizes == {"Noisy40": (5000, 2000), "Asym40": (5000, 1000), "LT100": (1242, 0)}

@@ -1,13 +1,14 @@
 """The benchmark harness (`train_agent.py`): a small bench on DataSelect/Synthetic-v0, as a user runs it.
 
 3 agents (full, random, ucb), keeps 0.3 and 0.5, seeds 0 and 1, 3 epochs: 14 episodes with the
-compute-matched `full@k` baselines. The bench runs once per session (fixture) and the other
-tests compare against it.
+full-data frontier (`full@0.3` and `full@0.5`: 1 and 2 epochs; the default grid's 0.2 and 0.75 give
+the same lengths). The bench runs once per session (fixture) and the other tests compare against it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import time
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,12 +26,12 @@ sys.path.insert(0, str(REPO))
 import train_agent  # noqa: E402
 from dataselect_env.harness import report, results  # noqa: E402
 from dataselect_env.harness import run as harness_run  # noqa: E402
-from dataselect_env.harness.plan import BenchArgs, parse_agent_kwargs, parse_kv, plan  # noqa: E402
+from dataselect_env.harness.plan import BenchArgs, Episode, parse_agent_kwargs, parse_kv, plan  # noqa: E402
 from train_agent import bench  # noqa: E402
 
 ENV = "DataSelect/Synthetic-v0"
 MATRIX = dict(env=ENV, agents=("full", "random", "ucb"), keep=(0.3, 0.5), seeds=(0, 1), epochs=3, quiet=True)
-N_EPISODES = 2 + 2 * 2 + 2 * 2 * 2  # full, full@k, random and ucb at each keep; 2 seeds each
+N_EPISODES = 2 + 2 * 2 + 2 * 2 * 2  # full, full@0.3 and full@0.5 (the frontier), random and ucb at each keep; 2 seeds
 FILES = ("results.jsonl", "summary.csv", "summary.md", "pareto.png", "curves.png")
 
 
@@ -52,11 +54,13 @@ def bench_dir(tmp_path_factory) -> Path:
     return out
 
 
-def test_bench_writes_every_file_with_the_compute_matched_baseline(bench_dir):
+def test_bench_writes_every_file_with_the_full_data_frontier(bench_dir):
     for name in FILES:
         assert (bench_dir / name).stat().st_size > 0, name
     rows = results.read_results(bench_dir)
     assert len(rows) == N_EPISODES == len({r["id"] for r in rows})
+    if rows[0].get("corrupted_kept") is not None:  # the env knows its corrupted samples (20% label noise)
+        assert (bench_dir / "corrupted.png").stat().st_size > 0
     labels = {(r["agent"], r["keep"]) for r in rows}
     assert labels == {("full", None), ("full@0.3", 0.3), ("full@0.5", 0.5), ("random", 0.3), ("random", 0.5),
                       ("ucb", 0.3), ("ucb", 0.5)}
@@ -68,9 +72,12 @@ def test_bench_writes_every_file_with_the_compute_matched_baseline(bench_dir):
         if r["agent"].startswith("full@"):  # all data for round(k*E) epochs: same sample-passes as keep k
             assert r["epochs"] == r["env_kwargs"]["epochs"] == round(r["keep"] * 3) == r["compute"]
     table = (bench_dir / "summary.md").read_text()
-    assert "Δ vs full@k" in table and "| ucb | 0.3 | 2 |" in table and "| full@0.5 | 0.5 | 2 |" in table
+    assert "Δ vs frontier (pp) | effective speed-up |" in table and "| ucb | 0.3 | 2 |" in table
+    assert "| full@0.5 | 0.5 | 2 |" in table and "E' = 1, 2, 3 epochs" in table
     summary = {(s["agent"], s["keep"]): s for s in report.summarize(rows)}
-    assert summary[("random", 0.5)]["delta_vs"] == "full@0.5"
+    assert summary[("random", 0.5)]["delta_n"] == 2  # compute 1.5: between the 1- and 2-epoch runs
+    assert summary[("random", 0.3)]["delta_outside"] == 2  # compute 0.9: under the 1-epoch run
+    assert "| random | 0.3 | 2 |" in table and "| outside the grid |" in table
     assert summary[("random", 0.5)]["speedup_compute"] == pytest.approx(2.0)
     full = [r["test_accuracy"] for r in rows if r["agent"] == "full"]
     assert summary[("full", None)]["test_acc_mean"] == pytest.approx(100 * sum(full) / 2)
@@ -105,22 +112,78 @@ def test_kill_mid_run_then_rerun_has_every_episode_exactly_once(tmp_path, bench_
     assert accuracies(tmp_path) == accuracies(bench_dir)
 
 
-def test_delta_compares_with_the_full_at_k_nearest_in_compute():
-    def row(agent, keep, seed, acc, compute):
-        return {"env": ENV, "env_kwargs": {}, "agent": agent, "agent_kwargs": {}, "keep": keep, "seed": seed,
-                "bench_epochs": 10, "test_accuracy": acc, "compute": compute, "flops": 1.0, "wall_time": 1.0,
-                "device": "cpu", "model": "tiny", "precision": "fp32", "n_train": 100, "version": "0",
-                "finished": "2026-01-01"}
-    rows = [row("full", None, s, 0.9, 10.0) for s in (0, 1)]
-    rows += [row("full@0.3", 0.3, s, 0.70, 3.0) for s in (0, 1)] + [row("full@0.5", 0.5, s, 0.80, 5.0) for s in (0, 1)]
-    rows += [row("random", 0.3, s, 0.71, 3.0) for s in (0, 1)]  # dynamic: spends keep * E
-    rows += [row("forgetting", 0.3, s, 0.75, 5.1) for s in (0, 1)]  # static: scoring epochs add compute
+def hand_made_row(agent, keep, seed, acc, compute):
+    """A results row with what the report reads (E = 10)."""
+    return {"id": f"{agent}-{keep}-{seed}", "env": ENV, "env_kwargs": {}, "agent": agent, "agent_kwargs": {},
+            "keep": keep, "seed": seed, "bench_epochs": 10, "epochs": 10, "test_accuracy": acc, "compute": compute,
+            "flops": 1.0, "wall_time": 1.0, "device": "cpu", "model": "tiny", "precision": "fp32", "n_train": 100,
+            "version": "0", "finished": "2026-01-01"}
+
+
+def test_delta_vs_frontier_on_a_hand_made_results_set():
+    row = hand_made_row
+    # The frontier of seed 0: (3, 70%), (5, 80%), (10, 90%); seed 1's 5-epoch run reached 84%.
+    rows = [row("full", None, s, 0.9, 10.0) for s in (0, 1)] + [row("full@0.3", 0.3, s, 0.70, 3.0) for s in (0, 1)]
+    rows += [row("full@0.5", 0.5, 0, 0.80, 5.0), row("full@0.5", 0.5, 1, 0.84, 5.0)]
+    rows += [row("random", 0.3, s, 0.70, 3.0) for s in (0, 1)]  # exactly on the frontier point
+    rows += [row("ucb", 0.4, 0, 0.77, 4.0), row("ucb", 0.4, 1, 0.77, 4.0)]  # between 3 and 5 epochs
+    rows += [row("el2n", 0.2, s, 0.65, 2.0) for s in (0, 1)]  # less compute than the grid's least
+    rows += [row("forgetting", 0.4, 0, 0.95, 6.0), row("forgetting", 0.4, 1, 0.60, 12.0)]  # above; outside
     summary = {s["agent"]: s for s in report.summarize(rows)}
-    assert summary["random"]["delta_vs"] == "full@0.3" and summary["random"]["delta_mean"] == pytest.approx(1.0)
-    assert summary["forgetting"]["delta_vs"] == "full@0.5" and summary["forgetting"]["delta_mean"] == pytest.approx(-5.0)
+    assert summary["random"]["delta_mean"] == pytest.approx(0.0) and summary["random"]["delta_n"] == 2
+    assert summary["random"]["speedup_eff_mean"] == pytest.approx(1.0)
+    # seed 0: 77 - 75 = +2, needs 3 + 0.7 * 2 = 4.4 epochs; seed 1: 77 - 77 = 0, needs 3 + 7/14 * 2 = 4
+    assert summary["ucb"]["delta_mean"] == pytest.approx(1.0) and summary["ucb"]["delta_n"] == 2
+    assert summary["ucb"]["speedup_eff_mean"] == pytest.approx((4.4 / 4 + 4 / 4) / 2)
+    assert summary["el2n"]["delta_n"] == 0 and summary["el2n"]["delta_outside"] == 2
+    assert summary["el2n"]["speedup_eff_below"] == 2
+    assert summary["forgetting"]["delta_mean"] == pytest.approx(95 - 82) and summary["forgetting"]["delta_outside"] == 1
+    assert summary["forgetting"]["speedup_eff_above"] == 1 and summary["forgetting"]["speedup_eff_below"] == 1
+    assert math.isnan(summary["full@0.5"]["delta_mean"])  # the frontier itself is the reference
     table = report.format_table(report.summarize(rows), rows)
-    assert "| forgetting | 0.3 | 2 |" in table and "-5.00 ± 0.00 (full@0.5) |" in table
-    assert "+1.00 ± 0.00 |" in table  # random's baseline is full@keep: not named
+    assert "| random | 0.3 | 2 | 70.00 ± 0.00 | 3.00 ± 0.00 |" in table and "| +0.00 ± 0.00 | 1.00x ± 0.00 |" in table
+    assert "| +1.00 ± 1.41 | 1.05x ± 0.07 |" in table  # ucb
+    assert "| outside the grid | below the grid |" in table  # el2n
+    assert "| +13.00 (n=1; 1 outside) | 1 above, 1 below |" in table  # forgetting
+    assert "| frontier | frontier |" in table
+
+
+def test_plan_runs_the_frontier_grid_and_keeps_old_ids():
+    args = BenchArgs(env=ENV, agents=("random",), keep=(0.3,), seeds=(0,), epochs=10)
+    epochs = {e.agent: e.env_kwargs["epochs"] for e in plan(args)}
+    assert epochs == {"full": 10, "full@0.2": 2, "full@0.3": 3, "full@0.5": 5, "full@0.75": 8, "random": 10}
+    keeps_only = plan(BenchArgs(**{**args.__dict__, "frontier": ()}))  # what a bench without the grid ran
+    assert {e.agent for e in keeps_only} == {"full", "full@0.3", "random"}
+    assert {e.id for e in keeps_only} <= {e.id for e in plan(args)}  # old results directories resume
+    # E = 4: 0.2 and 0.3 both give 1 epoch (the keep's label wins), 1 gives full itself, 1.5 six epochs
+    short = plan(BenchArgs(**{**args.__dict__, "epochs": 4, "frontier": (0.2, 0.5, 0.75, 1.0, 1.5)}))
+    assert {e.agent: e.env_kwargs["epochs"] for e in short if e.agent.startswith("full")} == \
+        {"full": 4, "full@0.3": 1, "full@0.5": 2, "full@0.75": 3, "full@1.5": 6}
+    with pytest.raises(ValueError, match="--frontier values"):
+        plan(BenchArgs(**{**args.__dict__, "frontier": (0.0,)}))
+
+
+def test_selection_diagnostics_record_the_corrupted_share_of_the_kept_samples():
+    if harness_run.SelectionDiagnostics.of(types.SimpleNamespace()) is not None:
+        pytest.fail("an env without corrupted/labels must give no diagnostics")
+    env_kwargs = {"epochs": 2, "action_mode": "mask", "synthetic": {"label_noise": 0.4}}
+    base = harness_run.cached_env(ENV, json.dumps(env_kwargs, sort_keys=True)).unwrapped
+    if getattr(base, "corrupted", None) is None:
+        pytest.skip("the env does not expose corrupted samples yet")
+    rows = {spec: harness_run.run_episode(Episode(ENV, env_kwargs, spec, spec, kw, kw.get("keep"), 0, 2), quiet=True)
+            for spec, kw in (("full", {}), ("random", {"keep": 0.5}))}
+    harness_run.cached_env.cache_clear()
+    share = float(np.mean(base.corrupted))
+    for row in rows.values():
+        assert row["corrupted_fraction"] == pytest.approx(share) and 0.3 < share < 0.5
+        assert row["curve"]["corrupted_kept"][0] is None and len(row["curve"]["corrupted_kept"]) == 3
+        assert len(row["curve"]["class_kept"][1]) == int(base.labels.max()) + 1
+    assert rows["full"]["corrupted_kept"] == pytest.approx(share)
+    assert rows["full"]["curve"]["class_kept"][1] == [1.0] * len(rows["full"]["curve"]["class_kept"][1])
+    assert all(0.4 < x < 0.6 for x in rows["random"]["curve"]["class_kept"][2])
+    summary = {s["agent"]: s for s in report.summarize(list(rows.values()))}
+    assert summary["random"]["corrupted_kept_mean"] == pytest.approx(100 * rows["random"]["corrupted_kept"])
+    assert "corrupted kept (%)" in report.format_table(report.summarize(list(rows.values())), list(rows.values()))
 
 
 def test_rows_land_in_a_results_file_replaced_mid_run(tmp_path):
@@ -216,7 +279,7 @@ def test_user_agent_file_and_keepless_agents(tmp_path):
     assert rows[spec]["keep"] is None and rows[spec]["compute"] == pytest.approx(1.0)
     assert rows["infobatch"]["env_kwargs"]["action_mode"] == "weights"  # built from the agent's action_mode
     summary = {s["agent"]: s for s in report.summarize(list(rows.values()))}
-    assert summary[spec]["delta_vs"] == "full@0.5"  # keep-less: the full@k nearest its compute
+    assert summary[spec]["delta_n"] == 1  # keep-less: compared with the frontier at its compute (1 epoch)
 
 
 def test_report_without_matplotlib_writes_the_rest(tmp_path, bench_dir, monkeypatch, capsys):
@@ -234,9 +297,9 @@ def test_main_job_defaults_pick_the_net_for_the_machine(monkeypatch):
     args = train_agent.defaults_for_machine(BenchArgs())
     assert args.env == "DataSelect/CIFAR10-v0" and args.env_kwargs["model"] == "small"
     episodes = plan(args)  # validates without loading any data
-    assert {e.agent for e in episodes} >= {"full", "full@0.3", "full@0.5", "random", "epsilon_greedy", "ucb",
-                                           "infobatch", "el2n", "forgetting"}
-    assert len(episodes) == 3 * (1 + 2 + 5 * 2 + 1)  # infobatch has no keep: once per seed
+    assert {e.agent for e in episodes} >= {"full", "full@0.2", "full@0.3", "full@0.5", "full@0.75", "random",
+                                           "epsilon_greedy", "ucb", "infobatch", "el2n", "forgetting"}
+    assert len(episodes) == 3 * (1 + 4 + 5 * 2 + 1)  # the frontier: 2, 3, 5, 8 epochs; infobatch once per seed
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "a GPU")
     assert train_agent.defaults_for_machine(BenchArgs()).env_kwargs["model"] == "fast"
@@ -280,3 +343,14 @@ def test_main_job_smoke_on_cifar(cifar_archive, tmp_path):
                                        "val_size": 500})) == 0
     rows = results.read_results(out)
     assert {r["agent"] for r in rows} == {"full", "full@0.5", "random"} and rows[0]["model"] in ("small", "fast")
+
+
+def test_diverged_episodes_are_recorded_and_counted(tmp_path):
+    args = BenchArgs(env=ENV, agents=("full", "random"), keep=(0.5,), seeds=(0,), epochs=4, frontier=(),
+                     env_kwargs={"lr": 50.0}, out=str(tmp_path), quiet=True)
+    assert bench(args) == 0
+    rows = results.read_results(tmp_path)
+    assert rows and all(r["diverged"] for r in rows)
+    assert all(math.isfinite(r["test_accuracy"]) for r in rows)
+    md = (tmp_path / "summary.md").read_text()
+    assert "| diverged |" in md and "Diverged = " in md

@@ -7,6 +7,7 @@ One module per job, in the order a bench runs:
 - :mod:`.results`: the append-only ``results.jsonl`` of a run;
 - :mod:`.report`: ``summary.csv`` / ``summary.md`` and the plots;
 - :mod:`.frontier`, :mod:`.leaderboard`: the full-data compute frontier and the cross-scenario ranking;
+- :mod:`.suites`: named lists of scenarios (``train_agent.py suite NAME``) and their leaderboard;
 - :mod:`.sb3_train`: training Stable-Baselines3 policies (``train_agent.py train``).
 
 The harness is the last consumer of the data flow (data -> trainer -> stats -> env -> agent): no

@@ -30,9 +30,17 @@ come from generators seeded by ``(seed, agent[, scenario])``, so results are det
 * ``mean``, ``mean_ci_low``, ``mean_ci_high``: mean Δ (aggregate: mean over scenarios of the
   per-scenario means) and its 95% CI;
 * ``iqm``, ``iqm_ci_low``, ``iqm_ci_high``: aggregate rows only (empty on scenario rows);
-* ``poi``, ``poi_ci_low``, ``poi_ci_high``, ``poi_scenarios``: aggregate rows only: probability
-  of improvement over the baseline and the number of shared scenarios it averages over (empty
-  for the baseline itself or when there are no shared scenarios).
+* ``poi``, ``poi_ci_low``, ``poi_ci_high``, ``poi_scenarios``, ``poi_baseline``: aggregate rows
+  only: probability of improvement over the agent's baseline, the number of shared scenarios it
+  averages over and the baseline's name (empty for the baseline itself or when there are no
+  shared scenarios);
+* ``speedup_median``, ``speedup_above``, ``speedup_below``: scenario rows only, when effective
+  speed-ups are given: their median over seeds (``inf`` / ``-inf`` when that median seed is
+  above / below the frontier) and how many seeds were above the frontier's best accuracy or
+  below its cheapest point.
+
+``baseline`` is one agent name for all, or a mapping ``agent -> its baseline`` (e.g. ``random``
+at the same keep fraction, as ``train_agent.py suite`` passes).
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from __future__ import annotations
 import csv
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +60,8 @@ Scores = Mapping[str, Mapping[str, ArrayLike]]
 
 CSV_COLUMNS = ("kind", "agent", "scenario", "n", "n_scenarios", "mean", "mean_ci_low",
                "mean_ci_high", "iqm", "iqm_ci_low", "iqm_ci_high", "poi", "poi_ci_low",
-               "poi_ci_high", "poi_scenarios")
+               "poi_ci_high", "poi_scenarios", "poi_baseline", "speedup_median", "speedup_above",
+               "speedup_below")
 
 _NAN_CI = (math.nan, math.nan)
 
@@ -90,6 +99,7 @@ class AggregateStats:
         nan for the baseline itself or without shared scenarios.
     :param poi_ci: stratified-bootstrap 95% CI of ``poi`` (nan likewise).
     :param poi_scenarios: number of scenarios ``poi`` averages over.
+    :param baseline: the agent ``poi`` is measured against ("" when none).
     """
 
     agent: str
@@ -102,6 +112,7 @@ class AggregateStats:
     poi: float
     poi_ci: tuple[float, float]
     poi_scenarios: int
+    baseline: str = ""
 
 
 def _clean(scores: Scores) -> dict[str, dict[str, np.ndarray]]:
@@ -203,7 +214,7 @@ def scenario_table(scores: Scores, reps: int = 2000, seed: int = 0) -> list[Scen
     return sorted(rows, key=lambda r: (r.scenario, -r.mean, r.agent))
 
 
-def aggregate_table(scores: Scores, baseline: str = "random", reps: int = 2000,
+def aggregate_table(scores: Scores, baseline: str | Mapping[str, str] = "random", reps: int = 2000,
                     seed: int = 0) -> list[AggregateStats]:
     """Per agent across its scenarios: mean, IQM and P(improvement over ``baseline``), with CIs.
 
@@ -217,8 +228,9 @@ def aggregate_table(scores: Scores, baseline: str = "random", reps: int = 2000,
     Y's seeds resampled independently.
 
     :param scores: ``scores[agent][scenario] -> per-seed values``.
-    :param baseline: agent the probability of improvement is measured against; if absent, all
-        ``poi`` fields are nan.
+    :param baseline: agent the probability of improvement is measured against, or a mapping
+        ``agent -> its baseline``; where the baseline is absent (or the agent itself, or not in
+        the mapping), the ``poi`` fields are nan.
     :param reps: bootstrap resamples.
     :param seed: seed of the bootstrap (deterministic given it).
     :return: rows sorted by IQM descending.
@@ -228,12 +240,13 @@ def aggregate_table(scores: Scores, baseline: str = "random", reps: int = 2000,
     for agent, per in clean.items():
         scen = sorted(per)
         mean, iqm, boot_mean, boot_iqm = _mean_iqm(per, scen, reps, _rng(seed, agent))
-        if agent == baseline or baseline not in clean:
-            poi, poi_ci, k = math.nan, _NAN_CI, 0
+        base = baseline if isinstance(baseline, str) else baseline.get(agent, "")
+        if agent == base or base not in clean:
+            poi, poi_ci, k, base = math.nan, _NAN_CI, 0, ""
         else:
-            poi, poi_ci, k = _poi(per, clean[baseline], reps, _rng(seed, agent, "poi", baseline))
+            poi, poi_ci, k = _poi(per, clean[base], reps, _rng(seed, agent, "poi", base))
         rows.append(AggregateStats(agent, len(scen), sum(per[s].size for s in scen), mean,
-                                   _ci(boot_mean), iqm, _ci(boot_iqm), poi, poi_ci, k))
+                                   _ci(boot_mean), iqm, _ci(boot_iqm), poi, poi_ci, k, base))
     return sorted(rows, key=lambda r: (-r.iqm, r.agent))
 
 
@@ -252,7 +265,38 @@ def _fmt_point_ci(x: float, ci: tuple[float, float], signed: bool = True) -> str
     return "—" if math.isnan(x) else f"{_fmt(x, signed)} {_fmt_ci(ci, signed)}"
 
 
-def _markdown(per_scen: list[ScenarioStats], agg: list[AggregateStats], baseline: str) -> str:
+def speedup_stats(values: ArrayLike) -> tuple[float, int, int]:
+    """Median over seeds of effective speed-ups and the seeds above / below the frontier.
+
+    :param values: per-seed speed-ups; ``inf`` for a seed above the frontier's best accuracy,
+        ``-inf`` for one below its cheapest point (ordinal: the median stays defined), nan for
+        none (dropped).
+    :return: ``(median, n_above, n_below)``; median nan when no value is left; when a middle
+        seed of an even count is infinite, the lower middle value.
+    """
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[~np.isnan(x)]
+    if not x.size:
+        return math.nan, 0, 0
+    x = np.sort(x)
+    low, high = x[(x.size - 1) // 2], x[x.size // 2]
+    median = (low + high) / 2 if np.isfinite(low) and np.isfinite(high) else low  # ±inf: the lower middle
+    return float(median), int(np.sum(x == np.inf)), int(np.sum(x == -np.inf))
+
+
+def _fmt_speedup(stats: tuple[float, int, int] | None) -> str:
+    """``1.52x``, ``above`` / ``below`` (the median seed is outside), plus the counts outside."""
+    if stats is None or math.isnan(stats[0]):
+        return "—"
+    m, above, below = stats
+    cell = "above" if m == math.inf else "below" if m == -math.inf else f"{m:.2f}x"
+    other = [f"{above} above"] * bool(above) + [f"{below} below"] * bool(below)
+    return cell + (f" ({', '.join(other)})" if other else "")
+
+
+def _markdown(per_scen: list[ScenarioStats], agg: list[AggregateStats], baseline: str | Mapping[str, str],
+              speedups: dict[tuple[str, str], tuple[float, int, int]] | None = None,
+              notes: Sequence[str] = ()) -> str:
     """The leaderboard as markdown: one table per scenario, then the aggregate table."""
     lines = ["# Leaderboard: Δ vs the full-data compute frontier", "",
              ("Δ = test accuracy of the run minus the accuracy full-data training reaches at "
@@ -263,37 +307,52 @@ def _markdown(per_scen: list[ScenarioStats], agg: list[AggregateStats], baseline
               "P(improvement) = P(X > Y) averaged over shared scenarios "
               "(Agarwal et al. 2021, \"Deep RL at the Edge of the Statistical Precipice\")."),
              ""]
+    if speedups is not None:
+        lines[-1:-1] = [("Effective speed-up = compute full-data training needs to reach the run's "
+                         "accuracy / the run's compute, median over seeds; `above` / `below`: seeds "
+                         "better than every full-data run / worse than the cheapest one.")]
+    if notes:
+        lines += [*(f"- {n}" for n in notes), ""]
     for scen in sorted({r.scenario for r in per_scen}):
-        lines += [f"## {scen}", "", "| agent | n | mean Δ | 95% CI |", "|---|---:|---:|---|"]
+        head = "| agent | n | mean Δ | 95% CI |" + (" effective speed-up |" if speedups is not None else "")
+        lines += [f"## {scen}", "", head, "|---|---:|---:|---|" + ("---|" if speedups is not None else "")]
         lines += [f"| {r.agent} | {r.n} | {_fmt(r.mean)} | {_fmt_ci(r.ci)} |"
+                  + (f" {_fmt_speedup(speedups.get((r.agent, scen)))} |" if speedups is not None else "")
                   for r in per_scen if r.scenario == scen]
         lines.append("")
+    per_agent = not isinstance(baseline, str)
     lines += ["## Aggregate over scenarios", "",
               ("| agent | scenarios | mean Δ [95% CI] | IQM Δ [95% CI] | "
-               f"P(improvement over {baseline}) [95% CI] |"), "|---|---:|---|---|---|"]
+               + ("P(improvement over baseline) [95% CI] | baseline |" if per_agent
+                  else f"P(improvement over {baseline}) [95% CI] |")),
+              "|---|---:|---|---|---|" + ("---|" if per_agent else "")]
     lines += [(f"| {r.agent} | {r.n_scenarios} | {_fmt_point_ci(r.mean, r.mean_ci)} | "
                f"{_fmt_point_ci(r.iqm, r.iqm_ci)} | "
-               f"{_fmt_point_ci(r.poi, r.poi_ci, signed=False)} |") for r in agg]
+               f"{_fmt_point_ci(r.poi, r.poi_ci, signed=False)} |"
+               + (f" {r.baseline or '—'} |" if per_agent else "")) for r in agg]
     return "\n".join(lines) + "\n"
 
 
-def _write_csv(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateStats]) -> None:
+def _write_csv(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateStats],
+               speedups: dict[tuple[str, str], tuple[float, int, int]] | None = None) -> None:
     """Long-format CSV with the columns :data:`CSV_COLUMNS` (nan written as empty)."""
     def cell(x: float | str) -> float | str:
         return "" if isinstance(x, float) and math.isnan(x) else x
 
+    nan = math.nan
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         for r in per_scen:
+            sp = (speedups or {}).get((r.agent, r.scenario))
+            sp = (nan, nan, nan) if sp is None or math.isnan(sp[0]) else sp
             w.writerow([cell(v) for v in ("scenario", r.agent, r.scenario, r.n, 1, r.mean, *r.ci,
-                                          math.nan, math.nan, math.nan, math.nan, math.nan,
-                                          math.nan, math.nan)])
+                                          nan, nan, nan, nan, nan, nan, nan, "", *sp)])
         for a in agg:
-            poi_k = a.poi_scenarios if a.poi_scenarios else math.nan
+            poi_k = a.poi_scenarios if a.poi_scenarios else nan
             w.writerow([cell(v) for v in ("aggregate", a.agent, "*", a.n_runs, a.n_scenarios,
                                           a.mean, *a.mean_ci, a.iqm, *a.iqm_ci, a.poi, *a.poi_ci,
-                                          poi_k)])
+                                          poi_k, a.baseline, nan, nan, nan)])
 
 
 def _write_figure(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateStats]) -> bool:
@@ -325,8 +384,9 @@ def _write_figure(path: Path, per_scen: list[ScenarioStats], agg: list[Aggregate
     return True
 
 
-def write_leaderboard(directory: str | Path, scores: Scores, baseline: str = "random", *,
-                      reps: int = 2000, seed: int = 0) -> str:
+def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Mapping[str, str] = "random", *,
+                      reps: int = 2000, seed: int = 0, speedups: Scores | None = None,
+                      notes: Sequence[str] = ()) -> str:
     """Write ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.png`` into ``directory``.
 
     The markdown has one table per scenario (agent, n, mean Δ, 95% CI) and the aggregate table
@@ -338,9 +398,13 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str = "ra
 
     :param directory: output directory (created if missing).
     :param scores: ``scores[agent][scenario] -> per-seed Δ`` in percentage points.
-    :param baseline: agent for the probability of improvement.
+    :param baseline: agent for the probability of improvement, or ``agent -> its baseline``.
     :param reps: bootstrap resamples.
     :param seed: seed of the bootstrap.
+    :param speedups: optional ``speedups[agent][scenario] -> per-seed effective speed-ups``
+        (``inf`` above the frontier, ``-inf`` below it, see :func:`speedup_stats`): adds their
+        median to the scenario tables and the CSV.
+    :param notes: lines listed under the header (e.g. seeds left out as outside the frontier).
     :return: the markdown written to ``leaderboard.md``.
     """
     out = Path(directory)
@@ -349,9 +413,11 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str = "ra
     agg = aggregate_table(scores, baseline=baseline, reps=reps, seed=seed)
     rank = {a.agent: i for i, a in enumerate(agg)}
     per_scen.sort(key=lambda r: (r.scenario, rank[r.agent]))
-    md = _markdown(per_scen, agg, baseline)
+    sp = None if speedups is None else {(str(a), str(sc)): speedup_stats(v) for a, per in speedups.items()
+                                        for sc, v in per.items()}
+    md = _markdown(per_scen, agg, baseline, sp, notes)
     if not _write_figure(out / "leaderboard.png", per_scen, agg):
         md += "\n(Figure skipped: matplotlib is not installed.)\n"
     (out / "leaderboard.md").write_text(md)
-    _write_csv(out / "leaderboard.csv", per_scen, agg)
+    _write_csv(out / "leaderboard.csv", per_scen, agg, sp)
     return md

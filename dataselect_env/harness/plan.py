@@ -22,6 +22,8 @@ from .results import NOT_IN_ID
 
 DEFAULT_ENV = "DataSelect/CIFAR10-v0"
 DEFAULT_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "infobatch", "el2n", "forgetting")
+DEFAULT_FRONTIER = (0.2, 0.3, 0.5, 0.75, 1.0)  # fractions f of E at which `full` also runs (E' = round(f E))
+MAX_FRONTIER = 4.0  # largest frontier fraction: up to 4x the bench's epochs
 RESERVED_ENV_KWARGS = {"action_mode": "it is set per agent from the agent's action_mode attribute"}
 
 
@@ -32,6 +34,7 @@ class BenchArgs:
     env: str = DEFAULT_ENV  # gymnasium id
     agents: tuple[str, ...] = DEFAULT_AGENTS  # registered names, pkg.mod:Class, file.py:Class, sb3:PATH
     keep: tuple[float, ...] = (0.3, 0.5)  # keep fractions in (0, 1]
+    frontier: tuple[float, ...] = DEFAULT_FRONTIER  # full-data frontier grid: fractions f > 0 of E (keeps added)
     seeds: tuple[int, ...] = (0, 1, 2)  # episode seeds: env.reset(seed=s); agents seed from the env
     epochs: int | None = None  # schedule length E (default: the env's, 10)
     out: str | None = None  # results directory (default: runs/<env>-<model>-E<E>)
@@ -50,12 +53,12 @@ class Episode:
 
     env: str
     env_kwargs: dict[str, Any]  # exactly as passed to gym.make (epochs and action_mode included)
-    agent: str  # label: the spec as given, or "full@k" for the compute-matched baseline
+    agent: str  # label: the spec as given, or "full@f" for a full-data frontier point (round(f E) epochs)
     spec: str  # how to build the agent (agents.load): registered name, pkg.mod:Class, /abs/file.py:Class, sb3:PATH
     agent_kwargs: dict[str, Any]  # constructor kwargs (keep included for agents that take one)
-    keep: float | None  # the row's keep fraction (full@k: k; None: full, or an agent without keep)
+    keep: float | None  # the row's keep fraction (full@f: f; None: full, or an agent without keep)
     seed: int
-    bench_epochs: int  # E of the bench (full@k episodes run fewer)
+    bench_epochs: int  # E of the bench (full@f episodes run round(f E))
 
     @property
     def id(self) -> str:
@@ -150,9 +153,10 @@ def bench_epochs(args: BenchArgs) -> int:
 def plan(args: BenchArgs) -> list[Episode]:
     """Validate ``args`` (before any training) and expand them into the episode matrix.
 
-    Each keep k adds ``full@k``; ``full`` always runs. Agents without a ``keep`` parameter (e.g.
-    ``infobatch``, whose kept fraction follows from ``prune_ratio``) run once per seed whatever
-    the keeps.
+    ``full`` always runs, and so does the full-data frontier (:func:`frontier_points`): ``full@f``,
+    all data for round(f E) epochs, for every f of ``args.frontier`` and every keep. Agents without
+    a ``keep`` parameter (e.g. ``infobatch``, whose kept fraction follows from ``prune_ratio``) run
+    once per seed whatever the keeps.
 
     :raises ValueError: naming the bad argument and the valid choices.
     """
@@ -175,7 +179,10 @@ def plan(args: BenchArgs) -> list[Episode]:
         if not 0 < k <= 1:
             raise ValueError(f"--keep values must be in (0, 1], got {k}")
         if round_half_up(k * epochs) < 1:
-            raise ValueError(f"--keep {k} with {epochs} epochs gives full@k zero epochs; raise --epochs or keep")
+            raise ValueError(f"--keep {k} with {epochs} epochs gives full@{k:g} zero epochs; raise --epochs or keep")
+    for f in args.frontier:
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= MAX_FRONTIER:
+            raise ValueError(f"--frontier values must be fractions of the epochs in (0, {MAX_FRONTIER:g}], got {f!r}")
     if args.workers < 1 or (args.threads is not None and args.threads < 1):
         raise ValueError(f"--workers and --threads must be >= 1, got {args.workers} and {args.threads}")
     specs = list(dict.fromkeys(["full", *args.agents]))
@@ -197,13 +204,32 @@ def plan(args: BenchArgs) -> list[Episode]:
             raise ValueError(f"agent {spec!r}" + (f" with --agent-kwargs {kwargs}" if kwargs else "") + f": {err}") from err
         mode = getattr(cls, "action_mode", "mask")
         cells = [(spec, k, {**env_kwargs, "action_mode": mode}) for k in (keeps if has_keep else [None])]
-        if spec == "full":  # the compute-matched baselines: all data, round(k*E) epochs
-            cells += [(f"full@{k:g}", k, {**env_kwargs, "action_mode": mode, "epochs": round_half_up(k * epochs)})
-                      for k in keeps if round_half_up(k * epochs) < epochs]
+        if spec == "full":  # the full-data frontier: all data, round(f*E) epochs, schedule compressed
+            cells += [(f"full@{f:g}", f, {**env_kwargs, "action_mode": mode, "epochs": e})
+                      for f, e in frontier_points(keeps, args.frontier, epochs).items() if e != epochs]
         episodes += [Episode(args.env, ekw, label, build, {**kwargs, "keep": k} if has_keep else kwargs, k, s, epochs)
                      for label, k, ekw in cells for s in dict.fromkeys(args.seeds)]
     seed_rank = {s: i for i, s in enumerate(dict.fromkeys(args.seeds))}
     return sorted(episodes, key=lambda ep: seed_rank[ep.seed])  # seed by seed: a partial run covers every agent
+
+
+def frontier_points(keeps: Iterable[float], grid: Iterable[float], epochs: int) -> dict[float, int]:
+    """The full-data frontier's schedule lengths: ``{f: round_half_up(f * epochs)}``, one f per length.
+
+    Fractions giving the same length E' are deduplicated: a keep fraction wins over a grid fraction
+    (so ``full@k``, the label earlier benches used, keeps its episode id), then the smallest.
+    Lengths under one epoch are dropped. ``E' == epochs`` is ``full`` itself (callers skip it).
+
+    :param keeps: the bench's keep fractions.
+    :param grid: the frontier grid (``BenchArgs.frontier``).
+    :param epochs: the bench's schedule length E.
+    :return: fraction -> epochs, ordered by epochs.
+    """
+    keeps = set(keeps)
+    by_epochs: dict[int, float] = {}
+    for f in sorted(keeps | set(grid), key=lambda f: (f not in keeps, f)):
+        by_epochs.setdefault(round_half_up(f * epochs), f)
+    return {f: e for e, f in sorted(by_epochs.items()) if e >= 1}
 
 
 def check_env(env_id: str, env_kwargs: dict[str, Any]) -> None:

@@ -5,7 +5,8 @@
 - Ray tasks (``--ray [ADDRESS]``): one CPU and, if the cluster has GPUs, one GPU per task.
 
 Every executor hands each finished row to ``on_result`` in the driver (which writes it), and
-reports a failing episode without stopping the others.
+reports a failing episode without stopping the others. On an env that knows its corrupted
+samples, a row also records what the controller kept (:class:`SelectionDiagnostics`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from .plan import BenchArgs, Episode
@@ -53,26 +55,76 @@ def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False) ->
     curve: dict[str, list] = {k: [] for k in (*CURVE_KEYS, "wall_time")}
     total = [0.0]
     start = time.perf_counter()
+    diagnose = SelectionDiagnostics.of(env.unwrapped)
     with tqdm(total=env.unwrapped.epochs, desc=ep.name, leave=False, disable=True if quiet else None,
               unit="epoch") as bar:
-        def on_step(info: dict[str, Any], reward: float) -> None:
+        def on_step(info: dict[str, Any], reward: float, action: Any) -> None:
             for k in CURVE_KEYS:
                 curve[k].append(info[k])
             curve["wall_time"].append(time.perf_counter() - start)
+            if diagnose is not None:
+                diagnose.record(action, curve)
             total[0] += reward
             if info["epoch"]:
                 bar.set_postfix(val_acc=f"{info['val_accuracy']:.4f}", keep=f"{info['keep_fraction']:.2f}")
                 bar.update()
         info = agents.play_episode(agent, env, ep.seed, deterministic=False, on_step=on_step)
     base = env.unwrapped
-    return {"id": ep.id, **asdict(ep), "epochs": base.epochs, "n_train": base.n,
+    extra = diagnose.summary(curve) if diagnose is not None else {}
+    return {"id": ep.id, **asdict(ep), "epochs": base.epochs, "n_train": base.n, **extra,
             "test_accuracy": info["test_accuracy"], "test_loss": info["test_loss"],
             "val_accuracy": info["val_accuracy"], "compute": info["compute"], "flops": info["flops"],
             "wall_time": curve["wall_time"][-1], "samples_trained": info["samples_trained"], "return": total[0],
+            "diverged": bool(info.get("diverged", False)),
             "curve": curve, "device": device_name(base.device), "precision": base.precision,
             "model": base.model_name, "torch_threads": torch.get_num_threads(), "host": platform.node(),
             "version": dataselect_env.__version__, "torch": torch.__version__,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+class SelectionDiagnostics:
+    """What a controller kept, per epoch, on an env that knows its corrupted samples.
+
+    Needs ``env.unwrapped.corrupted`` (bool ``(N,)``, True where a training sample's label was
+    flipped or the sample is a duplicate, aligned with the action's rows) and ``labels`` (int
+    ``(N,)``). Each step adds to the episode's curves ``corrupted_kept`` (the fraction of the kept
+    samples that are corrupted; None when nothing was kept, and at the reset) and ``class_kept``
+    (per class, the fraction of its samples kept; None at the reset).
+    """
+
+    def __init__(self, corrupted: np.ndarray, labels: np.ndarray):
+        self.corrupted = np.asarray(corrupted, dtype=bool).ravel()
+        self.labels = np.asarray(labels, dtype=np.int64).ravel()
+        self.class_sizes = np.bincount(self.labels)
+
+    @classmethod
+    def of(cls, base: Any) -> SelectionDiagnostics | None:
+        """Diagnostics for the unwrapped env ``base``; None when it lacks ``corrupted`` or ``labels``."""
+        corrupted, labels = getattr(base, "corrupted", None), getattr(base, "labels", None)
+        if corrupted is None or labels is None:
+            return None
+        to_numpy = lambda a: a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)  # noqa: E731
+        return cls(to_numpy(corrupted), to_numpy(labels))
+
+    def record(self, action: Any, curve: dict[str, list]) -> None:
+        """Append this step's ``corrupted_kept`` and ``class_kept`` to ``curve`` (None for the reset)."""
+        curve.setdefault("corrupted_kept", [])
+        curve.setdefault("class_kept", [])
+        if action is None:
+            curve["corrupted_kept"].append(None)
+            curve["class_kept"].append(None)
+            return
+        kept = np.asarray(action).ravel() > 0  # a mask, or loss weights (0 = dropped)
+        n_kept = int(kept.sum())
+        curve["corrupted_kept"].append(float(self.corrupted[kept].sum() / n_kept) if n_kept else None)
+        per_class = np.bincount(self.labels[kept], minlength=len(self.class_sizes)) / np.maximum(self.class_sizes, 1)
+        curve["class_kept"].append([float(x) for x in per_class])
+
+    def summary(self, curve: dict[str, list]) -> dict[str, float | None]:
+        """``corrupted_kept`` (mean of the per-epoch fractions) and ``corrupted_fraction`` (of the training set)."""
+        steps = [x for x in curve.get("corrupted_kept", []) if x is not None]
+        return {"corrupted_kept": float(np.mean(steps)) if steps else None,
+                "corrupted_fraction": float(self.corrupted.mean())}
 
 
 def device_name(device: Any) -> str:

@@ -1,0 +1,245 @@
+"""Named benchmark suites: lists of scenarios, run one bench each, ranked by one leaderboard.
+
+``python train_agent.py suite NAME --out DIR`` runs every scenario of :data:`SUITES` ``[NAME]`` as a
+``bench`` into ``DIR/<scenario>/`` (resumable and kill-safe like a bench: a re-run skips finished
+episodes), then writes ``DIR/leaderboard.{md,csv,png}`` (:func:`write_suite_leaderboard`) from the
+scenarios' rows compared with their full-data frontiers (:mod:`.report`, :mod:`.frontier`).
+``python train_agent.py report DIR`` re-renders the scenarios' reports and the leaderboard.
+
+A scenario is data: a name, an env id, env kwargs, the schedule length E and keep fractions. A suite
+adds the default agents and seeds; ``--agents``, ``--keep``, ``--seeds`` override them. Built in:
+
+- ``smoke``: ``DataSelect/Synthetic-v0`` (clean labels, 40% label noise, a smaller training set),
+  3 epochs; well under 2 minutes on 2 CPU cores with its default agents. The tests run it.
+- ``cpu``: the ``small`` net on CIFAR-10: 45k samples / 10 epochs (the short regime), 10k samples /
+  40 epochs (the long regime), 40% symmetric label noise and a long tail (imbalance 100), 20 epochs
+  each. Its README entry (the suite table under "Suites and the leaderboard") states the measured
+  wall time and the machine; it says "not measured yet" until someone has run it.
+- ``gpu``: ResNet-18 on CIFAR-10 and CIFAR-100 for 200 epochs (the setting of Raju et al. 2021 and
+  InfoBatch, Qin et al. 2024), and the ``fast`` net on short schedules (clean, noisy, long-tailed
+  CIFAR-10). Runnable where a GPU is; ``--workers`` / ``--ray`` spread it.
+
+Leaderboard entries are ``agent k=keep`` (``agent`` for agents without a keep); each entry's
+probability of improvement is over ``random`` at the same keep (for keep-less agents: the
+``random`` entry nearest in compute).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .results import RESULTS, read_results
+
+SUITE_FILE = "suite.json"  # DIR/suite.json: what a suite directory holds (written by train_agent.py suite)
+LEADERBOARD_BASELINE = "random"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One setting of a suite, run as one bench into ``DIR/<name>/``."""
+
+    name: str  # directory name and the leaderboard's scenario
+    env: str  # gymnasium id
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)  # gym.make kwargs (epochs excluded)
+    epochs: int = 10  # schedule length E
+    keep: tuple[float, ...] = (0.3, 0.5)  # keep fractions (--keep overrides)
+    about: str = ""  # one line for the README and the leaderboard
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named list of scenarios with its default agents and seeds."""
+
+    name: str
+    about: str
+    scenarios: tuple[Scenario, ...]
+    agents: tuple[str, ...]  # default --agents (full and the frontier always run)
+    seeds: tuple[int, ...] = (0, 1, 2)  # default --seeds
+
+
+_CPU_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "infobatch", "forgetting", "el2n", "rho_loss")
+_SMALL = {"model": "small"}
+
+SUITES: dict[str, Suite] = {s.name: s for s in (
+    Suite("smoke", "Synthetic-v0 variants, 3 epochs: the harness end to end in well under 2 minutes (tests)", (
+        Scenario("synthetic-clean", "DataSelect/Synthetic-v0", {"synthetic": {"label_noise": 0.0}}, 3, (0.5,),
+                 "Gaussian clusters, clean labels"),
+        Scenario("synthetic-noisy40", "DataSelect/Synthetic-v0", {"synthetic": {"label_noise": 0.4}}, 3, (0.5,),
+                 "40% of the training labels flipped"),
+        Scenario("synthetic-n500", "DataSelect/Synthetic-v0", {"synthetic": {"n_train": 1000}}, 3, (0.5,),
+                 "500 training samples (1,000 before the validation split), 20% label noise"),
+    ), agents=("full", "random", "ucb", "infobatch"), seeds=(0, 1)),
+    Suite("cpu", "the small net on CIFAR-10: short and long regimes, label noise, long tail (CPU-sized)", (
+        Scenario("cifar10-45k-e10", "DataSelect/CIFAR10-v0", _SMALL, 10, (0.3, 0.5),
+                 "45,000 samples, 10 epochs: the short regime"),
+        Scenario("cifar10-10k-e40", "DataSelect/CIFAR10-v0", {**_SMALL, "train_subset": 10000}, 40, (0.3, 0.5),
+                 "10,000 samples, 40 epochs: the long regime"),
+        Scenario("cifar10-noisy40-10k-e20", "DataSelect/CIFAR10-v0",
+                 {**_SMALL, "train_subset": 10000, "label_noise": 0.4, "noise_type": "symmetric"}, 20, (0.3, 0.5),
+                 "10,000 samples, 40% symmetric label noise, 20 epochs"),
+        Scenario("cifar10-lt100-e20", "DataSelect/CIFAR10-v0", {**_SMALL, "imbalance": 100}, 20, (0.3, 0.5),
+                 "long tail, imbalance 100 (4,500 down to 45 per class, 11,167 samples), 20 epochs"),
+    ), agents=_CPU_AGENTS),
+    Suite("gpu", "ResNet-18 for 200 epochs on CIFAR-10/100 (Raju et al. 2021, InfoBatch) and the fast net short", (
+        Scenario("cifar10-resnet18-e200", "DataSelect/CIFAR10-v0", {"model": "resnet18"}, 200, (0.3, 0.5, 0.7),
+                 "CIFAR-10, ResNet-18, 200 epochs: the papers' setting"),
+        Scenario("cifar100-resnet18-e200", "DataSelect/CIFAR100-v0", {"model": "resnet18"}, 200, (0.3, 0.5, 0.7),
+                 "CIFAR-100, ResNet-18, 200 epochs: the papers' setting"),
+        Scenario("cifar10-fast-e20", "DataSelect/CIFAR10-v0", {"model": "fast"}, 20, (0.3, 0.5, 0.7),
+                 "CIFAR-10, fast net, 20 epochs"),
+        Scenario("cifar100-fast-e30", "DataSelect/CIFAR100-v0", {"model": "fast"}, 30, (0.3, 0.5, 0.7),
+                 "CIFAR-100, fast net, 30 epochs"),
+        Scenario("cifar10-noisy40-fast-e30", "DataSelect/CIFAR10-v0",
+                 {"model": "fast", "label_noise": 0.4, "noise_type": "symmetric"}, 30, (0.3, 0.5, 0.7),
+                 "CIFAR-10, 40% symmetric label noise, fast net, 30 epochs"),
+        Scenario("cifar10-lt100-fast-e30", "DataSelect/CIFAR10-v0", {"model": "fast", "imbalance": 100}, 30,
+                 (0.3, 0.5, 0.7), "CIFAR-10 long tail (imbalance 100), fast net, 30 epochs"),
+    ), agents=_CPU_AGENTS),
+)}
+
+
+def get(name: str) -> Suite:
+    """The built-in suite ``name``.
+
+    :raises ValueError: for an unknown name, listing the suites.
+    """
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r}; built-in suites: {', '.join(SUITES)}")
+    return SUITES[name]
+
+
+def select(suite: Suite, names: Iterable[str] | None) -> tuple[Scenario, ...]:
+    """The scenarios of ``suite`` named in ``names`` (all when None), in the suite's order.
+
+    :raises ValueError: naming an unknown scenario and listing the suite's.
+    """
+    if not names:
+        return suite.scenarios
+    known = {s.name for s in suite.scenarios}
+    for name in names:
+        if name not in known:
+            raise ValueError(f"suite {suite.name!r} has no scenario {name!r}; its scenarios: {', '.join(known)}")
+    return tuple(s for s in suite.scenarios if s.name in set(names))
+
+
+def write_manifest(directory: Path, suite: Suite, scenarios: Iterable[Scenario], **settings: Any) -> None:
+    """Write ``DIR/suite.json``: the suite, its scenarios (merged with those already there) and the settings."""
+    path = directory / SUITE_FILE
+    old = json.loads(path.read_text()) if path.exists() else {}
+    merged = {s["name"]: s for s in old.get("scenarios", [])}
+    merged.update({s.name: {**asdict(s), "env_kwargs": dict(s.env_kwargs)} for s in scenarios})
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")  # write then rename: a kill never leaves half a manifest
+    tmp.write_text(json.dumps({"suite": suite.name, "scenarios": list(merged.values()), **settings},
+                              indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def is_suite_dir(directory: str | Path) -> bool:
+    """Whether ``directory`` holds a suite (``suite.json``, or scenario folders and no ``results.jsonl``)."""
+    directory = Path(directory)
+    return (directory / SUITE_FILE).exists() or \
+        (not (directory / RESULTS).exists() and any((d / RESULTS).exists() for d in _subdirs(directory)))
+
+
+def scenario_dirs(directory: str | Path) -> list[Path]:
+    """The scenario folders of a suite directory that hold results, in the suite's order."""
+    directory = Path(directory)
+    path = directory / SUITE_FILE
+    names = [s["name"] for s in json.loads(path.read_text())["scenarios"]] if path.exists() else []
+    names += sorted(d.name for d in _subdirs(directory) if d.name not in names)
+    return [directory / n for n in names if (directory / n / RESULTS).exists()]
+
+
+def _subdirs(directory: Path) -> list[Path]:
+    return [d for d in directory.iterdir() if d.is_dir()] if directory.is_dir() else []
+
+
+def entry(row: dict[str, Any]) -> str:
+    """A row's leaderboard entry: ``agent k=keep`` (``agent`` without a keep), kwargs appended."""
+    kw = {k: v for k, v in row["agent_kwargs"].items() if k != "keep"}
+    return row["agent"] + ("" if row["keep"] is None else f" k={row['keep']:g}") + \
+        (f" {json.dumps(kw, sort_keys=True)}" if kw else "")
+
+
+@dataclass
+class LeaderboardInputs:
+    """What :func:`~.leaderboard.write_leaderboard` takes, built from a suite's results.
+
+    ``scores[entry][scenario]``: per-seed Δ vs the frontier (pp), seeds outside the grid left out;
+    ``speedups[entry][scenario]``: per-seed effective speed-up (``inf`` above the frontier, ``-inf``
+    below it); ``baselines``: entry -> the ``random`` entry its probability of improvement is over;
+    ``notes``: the seeds left out, said.
+    """
+
+    scores: dict[str, dict[str, list[float]]]
+    speedups: dict[str, dict[str, list[float]]]
+    baselines: dict[str, str]
+    notes: list[str]
+
+
+def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> LeaderboardInputs:
+    """Δ vs frontier and effective speed-up per entry, scenario and seed, from each scenario's rows.
+
+    :param results: scenario name -> its results rows (``full`` and ``full@f`` included: they are
+        the frontier, not entries).
+    """
+    from .report import versus_rows
+
+    scores: dict[str, dict[str, list[float]]] = {}
+    speedups: dict[str, dict[str, list[float]]] = {}
+    compute: dict[str, list[float]] = {}  # entry -> compute / E of its rows, for keep-less baselines
+    keeps: dict[str, float | None] = {}
+    outside: dict[tuple[str, str], list[int]] = {}
+    for scen, rows in results.items():
+        rows = list({r["id"]: r for r in rows}.values())
+        versus = versus_rows(rows)
+        for r in sorted((r for r in rows if r["id"] in versus), key=lambda r: r["seed"]):
+            v, name = versus[r["id"]], entry(r)
+            compute.setdefault(name, []).append(r["compute"] / r["bench_epochs"])
+            keeps[name] = r["keep"]
+            if v.delta is not None:
+                scores.setdefault(name, {}).setdefault(scen, []).append(v.delta)
+            else:
+                outside.setdefault((name, scen), []).append(r["seed"])
+            sp = {"ok": v.speedup, "above": math.inf, "below": -math.inf}.get(v.speedup_status, math.nan)
+            speedups.setdefault(name, {}).setdefault(scen, []).append(sp)
+    randoms = {e: float(np.mean(compute[e])) for e in compute
+               if e == LEADERBOARD_BASELINE or (keeps[e] is not None and e == f"{LEADERBOARD_BASELINE} k={keeps[e]:g}")}
+    baselines = {}
+    for name, c in compute.items():
+        same_keep = None if keeps[name] is None else f"{LEADERBOARD_BASELINE} k={keeps[name]:g}"
+        if same_keep in randoms:
+            baselines[name] = same_keep
+        elif randoms and keeps[name] is None:  # e.g. infobatch: the random entry nearest in compute
+            baselines[name] = min(randoms, key=lambda e: abs(randoms[e] - np.mean(c)))
+    notes = [f"{name} in {scen}: seed(s) {', '.join(map(str, seeds))} outside the frontier's grid of computes "
+             f"(or without a full-data run), left out of Δ" for (name, scen), seeds in outside.items()]
+    return LeaderboardInputs(scores, speedups, baselines, notes)
+
+
+def write_suite_leaderboard(directory: str | Path, reps: int = 2000) -> str:
+    """Write ``DIR/leaderboard.{md,csv,png}`` from the scenario folders of a suite directory.
+
+    :return: the leaderboard's markdown.
+    :raises SystemExit: when no scenario has results.
+    """
+    from .leaderboard import write_leaderboard
+
+    directory = Path(directory)
+    dirs = scenario_dirs(directory)
+    if not dirs:
+        raise SystemExit(f"no scenario results under {directory} (expected {directory}/<scenario>/{RESULTS})")
+    inputs = leaderboard_inputs({d.name: read_results(d) for d in dirs})
+    if not inputs.scores:
+        raise SystemExit(f"no row of {directory} lies within its full-data frontier: nothing to rank")
+    return write_leaderboard(directory, inputs.scores, inputs.baselines, reps=reps, speedups=inputs.speedups,
+                             notes=inputs.notes)

@@ -1,0 +1,135 @@
+"""The task distribution as a user meets it: seeded draws, the wrappers on top, padding, the guard."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import dataselect_env  # noqa: F401
+from dataselect_env import PROGRESS_FEATURES
+from dataselect_env.selection import keep_count
+from dataselect_env.tasks import TASK_FEATURES, Task, TaskRanges, task_features
+from dataselect_env.wrappers import FiniteGuard, LinearScore, LossBins
+
+TASKS = "DataSelect/Tasks-v0"
+SMALL = {"train_subset": (200, 400), "epochs": (2, 3)}  # cheap tasks: N 60-400, 2-3 epochs
+G = len(PROGRESS_FEATURES)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def task_sequence(seed: int, resets: int = 4) -> list[dict]:
+    env = gym.make(TASKS, **SMALL)
+    infos = [env.reset(seed=seed)[1]] + [env.reset()[1] for _ in range(resets - 1)]
+    return [info["task"] for info in infos]
+
+
+def test_reset_seed_fixes_the_sequence_of_tasks():
+    first = task_sequence(0)
+    assert task_sequence(0) == first
+    assert task_sequence(1) != first
+    assert len({t["train_subset"] for t in first}) > 1  # a new task at every reset
+    for t in first:
+        assert 200 <= t["train_subset"] <= 400 and 2 <= t["epochs"] <= 3 and 0 <= t["label_noise"] <= 0.45
+        assert 1 <= t["imbalance"] <= 10 and 0.2 <= t["keep"] <= 0.7 and t["noise_type"] in ("symmetric", "asymmetric")
+
+
+def test_observation_carries_the_task_descriptors_and_the_episode_is_the_tasks():
+    env = gym.make(TASKS, **SMALL)
+    obs, info = env.reset(seed=3)
+    task, n = info["task"], env.unwrapped.n
+    assert obs["samples"].shape == (n, 9) and n <= task["train_subset"]  # the imbalance cut shrinks N
+    assert obs["progress"].shape == (G + len(TASK_FEATURES),)
+    np.testing.assert_allclose(obs["progress"][G:], task_features(task["keep"], task["epochs"], n))
+    assert env.observation_space.contains(obs)
+    steps, done = 0, False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(np.ones(n, dtype=np.int8))  # asks for all ...
+        steps, done = steps + 1, terminated or truncated
+    assert steps == task["epochs"]
+    assert info["samples_trained"] == steps * keep_count(task["keep"], n)  # ... trains on the task's share
+    assert 0 < info["test_accuracy"] <= 1
+
+
+def test_a_given_task_runs_as_asked_and_bad_ranges_fail_early():
+    env = gym.make(TASKS)
+    task = Task(train_subset=300, label_noise=0.2, noise_type="asymmetric", imbalance=2.0, duplicates=0.0,
+                epochs=2, keep=0.5, data_seed=1)
+    _, info = env.reset(seed=0, options={"task": task})
+    assert info["task"]["train_subset"] == 300 and env.unwrapped.epochs == 2
+    with pytest.raises(ValueError, match="keep"):
+        TaskRanges(keep=(0.0, 0.5))
+    assert gym.make(TASKS, label_noise=0.3).unwrapped.ranges.label_noise == (0.3, 0.3)  # one value fixes a range
+    with pytest.raises(ValueError, match="drawn per task"):
+        gym.make(TASKS, data_seed=0)
+    with pytest.raises(TypeError, match="unknown env argument"):
+        gym.make(TASKS, no_such_argument=1)
+
+
+@pytest.mark.parametrize("wrap", [lambda e: LossBins(e), lambda e: LinearScore(e)], ids=["bins", "linear"])
+def test_wrappers_on_tasks_keep_the_tasks_share_with_one_fixed_space(wrap):
+    from stable_baselines3.common.env_checker import check_env
+
+    env = wrap(gym.make(TASKS, **SMALL))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_env(env)
+    assert env.action_space.shape[0] in (8, 9)  # no keep entry: the task sets it
+    for seed in range(3):
+        obs, info = env.reset(seed=seed)
+        assert env.observation_space.contains(obs)
+        np.testing.assert_allclose(obs[G:G + 3], env.unwrapped.task_features())
+        obs, _, _, _, info = env.step(env.action_space.sample())
+        assert info["samples_trained"] == keep_count(info["task"]["keep"], env.unwrapped.n)
+
+
+def test_padded_tasks_have_one_shape_and_the_set_policy_ignores_the_padding():
+    from stable_baselines3 import PPO
+
+    from agents.sb3_policies import DeepSetsPolicy
+
+    env = gym.make(TASKS, pad=True, **SMALL)
+    obs, _ = env.reset(seed=0)
+    n = env.unwrapped.n
+    assert obs["samples"].shape == (400, 9) and obs["valid"].sum() == n and env.action_space.n == 400
+    obs, *_ = env.step(np.ones(400, dtype=np.int8))
+    policy = PPO(DeepSetsPolicy, env, n_steps=4, batch_size=4, device="cpu").policy
+    padded = {k: torch.as_tensor(v)[None] for k, v in obs.items()}
+    plain = {"samples": padded["samples"][:, :n], "progress": padded["progress"]}
+    with torch.no_grad():
+        logits, value = policy.logits_and_values(padded)
+        plain_logits, plain_value = policy.logits_and_values(plain)
+    torch.testing.assert_close(logits[:, :n], plain_logits)
+    torch.testing.assert_close(value, plain_value)
+    assert (torch.sigmoid(logits[:, n:]) == 0).all()
+
+
+class NaNEnv(gym.Env):
+    observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.array([0.0, np.nan, 0.5], dtype=np.float32), {}
+
+    def step(self, action):
+        return np.array([np.inf, 0.1, -np.inf], dtype=np.float32), float("nan"), True, False, {"diverged": True}
+
+
+def test_finite_guard_replaces_nan_and_inf_and_counts_them():
+    env = FiniteGuard(NaNEnv(), clip=5.0)
+    obs, info = env.reset(seed=0)
+    assert obs.tolist() == [0.0, 0.0, 0.5] and info["nonfinite"] == 1
+    obs, reward, _, _, info = env.step(0)
+    assert obs.tolist() == [5.0, pytest.approx(0.1), -5.0] and reward == 0.0 and info["nonfinite"] == 3
+    assert env.replaced == 4 and env.diverged_episodes == 1
