@@ -238,16 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"default {','.join(f'{f:g}' for f in d.frontier)}; '' for the keeps only")
     b.add_argument("--epochs", type=int, default=None, help="schedule length E (default: the env's)")
     b.add_argument("--out", default=None, help="results directory (default runs/<env>-<model>-E<E>)")
-    b.add_argument("--env-kwargs", nargs="+", action="extend", default=[], metavar="K=V",
-                   help="extra env kwargs, e.g. train_subset=10000 model=small data_root=PATH")
-    b.add_argument("--agent-kwargs", nargs="+", action="extend", default=[], metavar="AGENT.K=V",
-                   help="agent constructor kwargs, e.g. ucb.c=0.5 infobatch.prune_ratio=0.7")
-    b.add_argument("--workers", type=int, default=1, help="local worker processes (spawn)")
-    b.add_argument("--threads", type=int, default=None, help="torch threads per episode (default 1 with workers/Ray)")
-    b.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="run as Ray tasks: ray.init() or ray.init(address=ADDRESS)")
-    b.add_argument("--gpus-per-task", type=float, default=None, help="Ray GPUs per episode (default 1 if any)")
-    b.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_flags(b, "extra env kwargs, e.g. train_subset=10000 model=small data_root=PATH")
     r = sub.add_parser("report", help="re-render summary.csv, summary.md and plots from DIR/results.jsonl; "
                                       "of a suite directory: each scenario's and the leaderboard")
     r.add_argument("dir")
@@ -275,16 +266,21 @@ def add_suite_parser(sub: Any) -> None:
                    help="full-data frontier fractions (default as bench)")
     s.add_argument("--scenarios", type=_csv(str, "--scenarios"), default=None, help="run only these scenarios")
     s.add_argument("--out", default=None, help="suite directory (default runs/suite-NAME)")
-    s.add_argument("--env-kwargs", nargs="+", action="extend", default=[], metavar="K=V",
-                   help="added to every scenario's env kwargs, e.g. data_root=PATH device=cuda")
-    s.add_argument("--agent-kwargs", nargs="+", action="extend", default=[], metavar="AGENT.K=V",
-                   help="agent constructor kwargs, e.g. ucb.c=0.5")
-    s.add_argument("--workers", type=int, default=1, help="local worker processes (spawn)")
-    s.add_argument("--threads", type=int, default=None, help="torch threads per episode (default 1 with workers/Ray)")
-    s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="run as Ray tasks: ray.init() or ray.init(address=ADDRESS)")
-    s.add_argument("--gpus-per-task", type=float, default=None, help="Ray GPUs per episode (default 1 if any)")
-    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_flags(s, "added to every scenario's env kwargs, e.g. data_root=PATH device=cuda")
+
+
+def add_run_flags(parser: argparse.ArgumentParser, env_kwargs_help: str) -> None:
+    """The flags ``bench`` and ``suite`` share: env/agent kwargs and how episodes are executed."""
+    parser.add_argument("--env-kwargs", nargs="+", action="extend", default=[], metavar="K=V", help=env_kwargs_help)
+    parser.add_argument("--agent-kwargs", nargs="+", action="extend", default=[], metavar="AGENT.K=V",
+                        help="agent constructor kwargs, e.g. ucb.c=0.5 infobatch.prune_ratio=0.7")
+    parser.add_argument("--workers", type=int, default=1, help="local worker processes (spawn)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per episode (default 1 with workers/Ray)")
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="run as Ray tasks: ray.init() or ray.init(address=ADDRESS)")
+    parser.add_argument("--gpus-per-task", type=float, default=None, help="Ray GPUs per episode (default 1 if any)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def bench_args(ns: argparse.Namespace) -> BenchArgs:

@@ -29,6 +29,15 @@ def cifar_archive_or_none() -> Path | None:
     return path if path.exists() else None
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: on a small shared CPU, two threads' OpenMP waits make epochs ~10x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep decoded-array caches of test data out of the user's cache, but share one per session."""

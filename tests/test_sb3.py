@@ -32,13 +32,7 @@ TASKS = "DataSelect/Tasks-v0"
 CHEAP_TASKS = {"train_subset": [200, 500], "epochs": [2, 2]}  # N 90-500, 2-epoch episodes
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread: on a small shared CPU, two threads' OpenMP waits make epochs ~10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def hand_obs(ema_loss: np.ndarray) -> dict[str, np.ndarray]:

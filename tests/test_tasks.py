@@ -20,12 +20,7 @@ SMALL = {"train_subset": (200, 400), "epochs": (2, 3)}  # cheap tasks: N 60-400,
 G = len(PROGRESS_FEATURES)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def task_sequence(seed: int, resets: int = 4) -> list[dict]:
