@@ -229,7 +229,7 @@ def format_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> s
             line = (f"| {name} | {keep} | {s['n']} | "
                     f"{_pm(s['test_acc_mean'], s['test_acc_std'], '.2f')} | "
                     f"{_pm(s['compute_mean'], s['compute_std'], '.2f')} | {s['flops_mean']:.3g} | "
-                    f"{_pm(s['wall_mean'], s['wall_std'], '.3g')} | {s['speedup_compute']:.2f}x | "
+                    f"{_pm(s['wall_mean'], s['wall_std'], _seconds_format(s['wall_mean']))} | {s['speedup_compute']:.2f}x | "
                     f"{s['speedup_wall']:.2f}x | {delta_cell(s)} | {speedup_cell(s)} |")
             if corrupted:
                 line += " — |" if math.isnan(s["corrupted_kept_mean"]) else \
@@ -239,6 +239,11 @@ def format_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> s
             lines.append(line)
         lines.append("")
     return "\n".join(lines)
+
+
+def _seconds_format(mean: float) -> str:
+    """Enough decimals that a short episode's wall time does not print as 0.0 (and a long one has none)."""
+    return ".0f" if mean >= 100 else ".1f" if mean >= 1 else ".3f"
 
 
 def _family(agent: str) -> str:
