@@ -108,6 +108,16 @@ class Agent:
         """
         raise NotImplementedError(f"{type(self).__name__} must implement act(samples, progress)")
 
+    def env_method(self, name: str) -> Any:
+        """The env's documented method ``name`` (e.g. ``score_samples``), for agents that call one.
+
+        :raises RuntimeError: when ``reset(env)`` was not called, so there is no env to call.
+        """
+        if self.env is None:
+            raise RuntimeError(f"{type(self).__name__} calls env.{name}(): "
+                               f"call agent.reset(env) after env.reset() before the episode")
+        return getattr(self.env, name)
+
 
 def _jumped_copy(rng: np.random.Generator) -> np.random.Generator:
     """An independent generator derived from ``rng`` without advancing it."""

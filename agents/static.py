@@ -51,10 +51,7 @@ class StaticPruning(Agent):
 
     def _scores(self) -> dict[str, np.ndarray]:
         """``env.score_samples()`` (an eval pass over all samples, charged 1/3 epoch)."""
-        if self.env is None:
-            raise RuntimeError(f"{type(self).__name__} scores samples through env.score_samples(): "
-                               f"call agent.reset(env) after env.reset() before the episode")
-        return self.env.score_samples()
+        return self.env_method("score_samples")()
 
 
 class EL2N(StaticPruning):

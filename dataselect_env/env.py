@@ -204,16 +204,14 @@ class DataSelectEnv(gym.Env):
                                     d.synthetic, label_noise=d.label_noise, noise_type=d.noise_type,
                                     imbalance=d.imbalance, duplicates=d.duplicates).to(self.device)
         self.n = len(self.splits.y_train)
-        n_feat = len(st.SAMPLE_FEATURES)
         self.observation_space = spaces.Dict({
-            "samples": spaces.Box(np.broadcast_to(st.SAMPLE_LOW, (self.n, n_feat)),
-                                  np.broadcast_to(st.SAMPLE_HIGH, (self.n, n_feat)), dtype=np.float32),
+            "samples": samples_space(self.n),
             "progress": spaces.Box(st.PROGRESS_LOW, st.PROGRESS_HIGH, dtype=np.float32),
         })
         self.action_space = spaces.MultiBinary(self.n) if self.action_mode == "mask" else \
             spaces.Box(0.0, cfg.w_max, (self.n,), np.float32)
         self.trainer: Trainer | None = None
-        self._irreducible_cache: tuple[Trainer, dict] | None = None  # (episode's trainer, {args: loss})
+        self._irreducible: dict[tuple[str, int], np.ndarray] = {}  # this episode's irreducible losses
 
     @property
     def flops_per_forward(self) -> float:
@@ -254,6 +252,7 @@ class DataSelectEnv(gym.Env):
         self.trainer = Trainer(self.splits, self.config.train, self.device, self.precision, torch_seed)
         self.stats = st.SampleStats(self.n, self.epochs, self.splits.num_classes, self.device, self.config.ema)
         self.epoch, self.ledger, self.last_lr, self.diverged = 0, Ledger(), 0.0, False
+        self._irreducible = {}
         self.val_accuracy, self.val_loss = self.trainer.evaluate(self.splits.x_val, self.splits.y_val)
         self.last_info = self._info()
         return self._observation(), dict(self.last_info)
@@ -353,12 +352,9 @@ class DataSelectEnv(gym.Env):
         if self.trainer is None:
             raise RuntimeError("call reset() before irreducible_loss()")
         ref_cfg = replace(self.config.train, model=model, epochs=epochs)  # validates model and epochs
-        cache = self._irreducible_cache
-        if cache is None or cache[0] is not self.trainer:  # a new episode (reset builds a new trainer)
-            cache = self._irreducible_cache = (self.trainer, {})
         key = (model, epochs)
-        if key in cache[1]:
-            return cache[1][key].copy()
+        if key in self._irreducible:
+            return self._irreducible[key].copy()
         if self.n < 2:
             raise ValueError(f"irreducible_loss needs at least 2 training samples to cross-fit, got N={self.n}")
         seeds = np.random.SeedSequence([self.trainer.gen.initial_seed(), 0x5E1EC7]).generate_state(3)
@@ -377,8 +373,8 @@ class DataSelectEnv(gym.Env):
             ref_flops += ref.flops
         self.trainer.flops += ref_flops  # the episode's FLOPs (info["flops"]) are the trainer's count
         self.ledger.compute += ref_flops / (TRAIN_COST * self.trainer.flops_per_forward * self.n)
-        cache[1][key] = loss.cpu().numpy().astype(np.float32)
-        return cache[1][key].copy()
+        self._irreducible[key] = loss.cpu().numpy().astype(np.float32)
+        return self._irreducible[key].copy()
 
     def check_action(self, action: Any) -> np.ndarray:
         """Validate an action; return it as a float64 weight vector (0 = dropped).
@@ -434,6 +430,12 @@ class DataSelectEnv(gym.Env):
                              self.ledger.last_keep, budget_left], dtype=np.float32)
         return {"samples": finite(self.stats.samples(), st.SAMPLE_LOW, st.SAMPLE_HIGH),
                 "progress": finite(progress, st.PROGRESS_LOW, st.PROGRESS_HIGH)}
+
+
+def samples_space(rows: int) -> spaces.Box:
+    """The ``Box(rows, F)`` of the per-sample features, with each column's bounds (``stats.SAMPLE_LOW/HIGH``)."""
+    shape = (rows, len(st.SAMPLE_FEATURES))
+    return spaces.Box(np.broadcast_to(st.SAMPLE_LOW, shape), np.broadcast_to(st.SAMPLE_HIGH, shape), dtype=np.float32)
 
 
 NONFINITE_FILL = 1e4  # what a NaN or +inf statistic reads as in the observation (-inf: -1e4), before clipping

@@ -28,7 +28,7 @@ from gymnasium import spaces
 from . import stats as st
 from .config import EnvConfig
 from .data import NOISE_TYPES
-from .env import DataSelectEnv
+from .env import DataSelectEnv, samples_space
 from .selection import check_keep, keep_count
 
 # ---- the task descriptors the policy observes (appended to the progress features) --------------
@@ -267,7 +267,7 @@ class TaskEnv(gym.Env):
             pool = {"n_train": self.ranges.train_subset[1] + self.base_kwargs.get("val_size", 500), "label_noise": 0.0}
             self.base_kwargs["synthetic"] = {**pool, **(self.base_kwargs.get("synthetic") or {})}
         probe = {k: v for k, v in self._inner_kwargs(self.ranges.sample(np.random.default_rng(0))).items()
-                 if k not in ("render_mode", "clock")}
+                 if k != "render_mode"}
         config = EnvConfig.from_kwargs(**probe)  # fail now, naming a bad inner kwarg
         self.action_mode = config.action_mode
         if self.pad and self.action_mode != "mask":
@@ -356,9 +356,7 @@ class TaskEnv(gym.Env):
 
     def _set_spaces(self, n: int) -> None:
         rows = self.n_max if self.pad else n
-        n_feat = len(st.SAMPLE_FEATURES)
-        obs = {"samples": spaces.Box(np.broadcast_to(st.SAMPLE_LOW, (rows, n_feat)),
-                                     np.broadcast_to(st.SAMPLE_HIGH, (rows, n_feat)), dtype=np.float32),
+        obs = {"samples": samples_space(rows),
                "progress": spaces.Box(np.concatenate([st.PROGRESS_LOW, TASK_LOW]),
                                       np.concatenate([st.PROGRESS_HIGH, TASK_HIGH]), dtype=np.float32)}
         if self.pad:

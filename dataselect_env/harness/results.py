@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +61,11 @@ def results_writer(directory: Path) -> Iterator:
                 f.flush()
                 os.fsync(f.fileno())
         yield write
+
+
+def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
+    """``write(tmp)`` to a temporary name beside ``path``, then rename it to ``path``: a kill never
+    leaves half a file (a checkpoint, a manifest) under the real name."""
+    tmp = path.with_name(f"tmp_{os.getpid()}_{path.name}")
+    write(str(tmp))
+    os.replace(tmp, path)

@@ -32,7 +32,6 @@ import functools
 import importlib.util
 import json
 import multiprocessing as mp
-import os
 import re
 import sys
 import time
@@ -61,6 +60,7 @@ from dataselect_env.tasks import is_task_env
 from dataselect_env.wrappers import FiniteGuard, LinearScore, LossBins
 
 from .plan import parse_kv
+from .results import atomic_write
 
 # Learning rates for small budgets: PPO on the small wrapped spaces learns within ~300 env steps at
 # 3e-3 (SB3's 3e-4 barely moves in that budget); the set policy's log-probability sums N
@@ -445,21 +445,14 @@ class RolloutCheckpoint(BaseCallback):
         ckpt = checkpoint_paths(self.directory, self.num_timesteps)
         vec_normalize = self.model.get_vec_normalize_env()
         if vec_normalize is not None:
-            _atomic(ckpt.vecnormalize, vec_normalize.save)
+            atomic_write(ckpt.vecnormalize, vec_normalize.save)
         if isinstance(self.model, OffPolicyAlgorithm):
-            _atomic(ckpt.replay_buffer, self.model.save_replay_buffer)
-        _atomic(ckpt.model, self.model.save)  # last: a model file marks a complete checkpoint
+            atomic_write(ckpt.replay_buffer, self.model.save_replay_buffer)
+        atomic_write(ckpt.model, self.model.save)  # last: a model file marks a complete checkpoint
         self.last = self.num_timesteps
         if self.on_save is not None:
             self.on_save(self.model)
         return ckpt
-
-
-def _atomic(path: Path, write: Callable[[str], Any]) -> None:
-    """``write(tmp)`` then rename ``tmp`` to ``path``."""
-    tmp = path.with_name(f"tmp_{os.getpid()}_{path.name}")
-    write(str(tmp))
-    os.replace(tmp, path)
 
 
 # ---- learning curve ----------------------------------------------------------------------------

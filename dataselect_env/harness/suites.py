@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .results import RESULTS, read_results
+from .results import RESULTS, atomic_write, read_results
 
 SUITE_FILE = "suite.json"  # DIR/suite.json: what a suite directory holds (written by train_agent.py suite)
 LEADERBOARD_BASELINE = "random"
@@ -137,10 +136,8 @@ def write_manifest(directory: Path, suite: Suite, scenarios: Iterable[Scenario],
     merged = {s["name"]: s for s in old.get("scenarios", [])}
     merged.update({s.name: {**asdict(s), "env_kwargs": dict(s.env_kwargs)} for s in scenarios})
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")  # write then rename: a kill never leaves half a manifest
-    tmp.write_text(json.dumps({"suite": suite.name, "scenarios": list(merged.values()), **settings},
-                              indent=1) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps({"suite": suite.name, "scenarios": list(merged.values()), **settings}, indent=1) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def is_suite_dir(directory: str | Path) -> bool:
