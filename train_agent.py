@@ -89,8 +89,11 @@ def check_envs(episodes: list[Episode]) -> None:
             check_env(ep.env, ep.env_kwargs)
 
 
-def bench(args: BenchArgs) -> int:
-    """Validate, run the missing episodes of the matrix into ``args.out``, then report. :return: exit code."""
+def bench(args: BenchArgs, envs_checked: bool = False) -> int:
+    """Validate, run the missing episodes of the matrix into ``args.out``, then report. :return: exit code.
+
+    :param envs_checked: the caller (``suite``) has already built each env of the matrix once.
+    """
     from tqdm.auto import tqdm
 
     from dataselect_env.harness.run import run_matrix
@@ -100,7 +103,8 @@ def bench(args: BenchArgs) -> int:
         out = Path(args.out or default_out(args))
         done = {r["id"] for r in read_results(out)}
         todo = [ep for ep in episodes if ep.id not in done]
-        check_envs(todo)
+        if not envs_checked:
+            check_envs(todo)
     except ValueError as err:
         print(f"train_agent.py bench: error: {err}", file=sys.stderr)
         return 2
@@ -165,7 +169,7 @@ def suite(ns: argparse.Namespace) -> int:
     codes = []
     for i, (sc, args) in enumerate(runs, 1):
         print(f"\n== scenario {i}/{len(runs)}: {sc.name} ({sc.about}) -> {args.out}", flush=True)
-        codes.append(bench(args))
+        codes.append(bench(args, envs_checked=True))
         if codes[-1] in (2, 130):
             return codes[-1]
     print(suites.write_suite_leaderboard(out))

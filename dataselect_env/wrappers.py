@@ -34,7 +34,7 @@ from .selection import UNBOUNDED, check_keep, keep_count, squash, top_k_mask
 
 logger = logging.getLogger(__name__)
 
-N_SAMPLE_FEATURES = len(st.SAMPLE_FEATURES)  # N_SAMPLE_FEATURES of the observation's (N, N_SAMPLE_FEATURES) samples
+N_SAMPLE_FEATURES = len(st.SAMPLE_FEATURES)  # columns of the observation's (N, F) per-sample table
 
 
 def standardize(x: np.ndarray) -> np.ndarray:
