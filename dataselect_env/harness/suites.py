@@ -12,8 +12,8 @@ adds the default agents and seeds; ``--agents``, ``--keep``, ``--seeds`` overrid
 - ``smoke``: ``DataSelect/Synthetic-v0`` (clean labels, 40% label noise, a smaller training set),
   3 epochs; well under 2 minutes on 2 CPU cores with its default agents. The tests run it.
 - ``cpu``: the ``small`` net on CIFAR-10: 45k samples / 10 epochs (the short regime), 10k samples /
-  40 epochs (the long regime), 40% symmetric label noise and a long tail (imbalance 100), 20 epochs
-  each. Its README entry (the suite table under "Suites and the leaderboard") states the measured
+  40 epochs (the long regime), 40% symmetric label noise (``CIFAR10Noisy40Proxy-v0``: 5,000 samples)
+  and a long tail (imbalance 100 of a 20,000-sample subset: 4,964 samples), 20 epochs each. Its README entry (the suite table under "Suites and the leaderboard") states the measured
   wall time and the machine; it says "not measured yet" until someone has run it.
 - ``gpu``: ResNet-18 on CIFAR-10 and CIFAR-100 for 200 epochs (the setting of Raju et al. 2021 and
   InfoBatch, Qin et al. 2024), and the ``fast`` net on short schedules (clean, noisy, long-tailed
@@ -81,11 +81,11 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
                  "45,000 samples, 10 epochs: the short regime"),
         Scenario("cifar10-10k-e40", "DataSelect/CIFAR10-v0", {**_SMALL, "train_subset": 10000}, 40, (0.3, 0.5),
                  "10,000 samples, 40 epochs: the long regime"),
-        Scenario("cifar10-noisy40-10k-e20", "DataSelect/CIFAR10-v0",
-                 {**_SMALL, "train_subset": 10000, "label_noise": 0.4, "noise_type": "symmetric"}, 20, (0.3, 0.5),
-                 "10,000 samples, 40% symmetric label noise, 20 epochs"),
-        Scenario("cifar10-lt100-e20", "DataSelect/CIFAR10-v0", {**_SMALL, "imbalance": 100}, 20, (0.3, 0.5),
-                 "long tail, imbalance 100 (4,500 down to 45 per class, 11,167 samples), 20 epochs"),
+        Scenario("cifar10-noisy40-5k-e20", "DataSelect/CIFAR10Noisy40Proxy-v0", {}, 20, (0.3, 0.5),
+                 "5,000 samples, 40% symmetric label noise, 20 epochs"),
+        Scenario("cifar10-lt100-5k-e20", "DataSelect/CIFAR10LT100-v0", {**_SMALL, "train_subset": 20000}, 20,
+                 (0.3, 0.5), "long tail, imbalance 100 of a 20,000 subset (2,000 down to 20 per class, "
+                 "4,964 samples), 20 epochs"),
     ), agents=_CPU_AGENTS),
     Suite("gpu", "ResNet-18 for 200 epochs on CIFAR-10/100 (Raju et al. 2021, InfoBatch) and the fast net short", (
         Scenario("cifar10-resnet18-e200", "DataSelect/CIFAR10-v0", {"model": "resnet18"}, 200, (0.3, 0.5, 0.7),
