@@ -17,7 +17,7 @@ import numpy as np
 from .data import NOISE_TYPES, check_corruptions
 from .models import MODELS
 
-REWARDS = ("gain_per_compute", "gain_minus_cost", "terminal")
+REWARDS = ("gain_per_compute", "gain_minus_cost", "terminal", "vs_frontier")
 ACTION_MODES = ("mask", "weights")
 DATASETS = ("cifar10", "cifar100", "synthetic")
 
@@ -89,7 +89,7 @@ class TrainConfig:
 class RewardConfig:
     """How a step is scored and when compute runs out (see the env's ``## Rewards``)."""
 
-    reward: str = "gain_per_compute"  # "gain_per_compute", "gain_minus_cost" or "terminal"
+    reward: str = "gain_per_compute"  # one of REWARDS
     c_min: float = 0.05  # floor of the compute in the gain-per-compute denominator (full epochs)
     lam: float = 1.0  # compute price in gain_minus_cost and terminal (points per full epoch)
     compute_budget: float | None = None  # end the episode once this much compute is spent

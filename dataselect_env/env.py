@@ -7,6 +7,7 @@ env (spaces, reward, compute accounting) -> an agent, whose mask goes back to th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,6 +22,7 @@ from .config import EnvConfig
 from .trainer import TRAIN_COST, Trainer, resolve
 
 FORWARD_COST = 1.0 / 3.0  # a forward-only pass costs a third of a training pass (fwd + bwd)
+FRONTIER_CACHE = 256  # full-data reference runs kept per env by frontier_val_accuracy (seed, E')
 
 
 @dataclass
@@ -95,6 +97,10 @@ class DataSelectEnv(gym.Env):
     - ``"gain_per_compute"`` (default): ``r_t = 100 * (A_t - A_{t-1}) / max(c_t, c_min)``
     - ``"gain_minus_cost"``: ``r_t = 100 * (A_t - A_{t-1}) - lam * c_t``
     - ``"terminal"``: ``r_t = 0`` before the last step, then ``100 * A_T - lam * C``
+    - ``"vs_frontier"``: ``r_t = 0`` before the last step, then ``100 * (A_T - F(C))``, where
+      ``F(C)`` (:meth:`frontier_val_accuracy`) is the validation accuracy of full-data training
+      with the same seed at the same compute: the controller's margin over the full-data
+      frontier, measured on validation. Its reference runs are not charged to the episode.
 
     The test set is never used for rewards or observations; it is evaluated once, at the end of
     the episode, into ``info["test_accuracy"]`` and ``info["test_loss"]``.
@@ -212,6 +218,7 @@ class DataSelectEnv(gym.Env):
             spaces.Box(0.0, cfg.w_max, (self.n,), np.float32)
         self.trainer: Trainer | None = None
         self._irreducible: dict[tuple[str, int], np.ndarray] = {}  # this episode's irreducible losses
+        self._frontier: dict[tuple[int, int], float] = {}  # (torch seed, E') -> full-data val accuracy
 
     @property
     def flops_per_forward(self) -> float:
@@ -376,6 +383,41 @@ class DataSelectEnv(gym.Env):
         self._irreducible[key] = loss.cpu().numpy().astype(np.float32)
         return self._irreducible[key].copy()
 
+    def frontier_val_accuracy(self, compute: float) -> float:
+        """Validation accuracy of full-data training at ``compute`` full epochs, with this episode's seed.
+
+        The full-data frontier of the harness, on the validation split: full-data runs of
+        ``E' = floor(compute)`` and ``ceil(compute)`` epochs (the schedule compressed to E', the
+        same initial weights and data order as this episode's model), interpolated linearly;
+        ``E' = 0`` is the untrained model. ``compute`` is clipped to ``[0, epochs]``. Each run is
+        cached per (seed, E') on this env, across episodes, so a fixed held-out task pays once.
+        The reference runs are not charged to ``info["compute"]``: they measure the controller,
+        they are not part of it. The ``"vs_frontier"`` reward is ``100 * (A_T - F(C))``.
+
+        :param compute: cumulative compute in full-epoch units, e.g. ``info["compute"]``.
+        """
+        if self.trainer is None:
+            raise RuntimeError("call reset() before frontier_val_accuracy()")
+        c = min(max(float(compute), 0.0), float(self.epochs))
+        lo, hi = math.floor(c), math.ceil(c)
+        a_lo, a_hi = self._full_data_val(lo), self._full_data_val(hi)
+        return a_lo + (c - lo) * (a_hi - a_lo)
+
+    def _full_data_val(self, epochs: int) -> float:
+        seed = self.trainer.gen.initial_seed()
+        key = (seed, epochs)
+        if key not in self._frontier:
+            run = Trainer(self.splits, replace(self.config.train, epochs=max(epochs, 1)), self.device,
+                          self.precision, seed)
+            everything = torch.arange(self.n, device=self.device)
+            for epoch in range(epochs):
+                if run.train_epoch(epoch, everything).diverged:
+                    break
+            if len(self._frontier) >= FRONTIER_CACHE:
+                self._frontier.pop(next(iter(self._frontier)))
+            self._frontier[key] = run.evaluate(self.splits.x_val, self.splits.y_val)[0]
+        return self._frontier[key]
+
     def check_action(self, action: Any) -> np.ndarray:
         """Validate an action; return it as a float64 weight vector (0 = dropped).
 
@@ -415,7 +457,11 @@ class DataSelectEnv(gym.Env):
             return 100.0 * gain / max(step_compute, r.c_min)
         if r.reward == "gain_minus_cost":
             return 100.0 * gain - r.lam * step_compute
-        return 100.0 * self.val_accuracy - r.lam * self.ledger.compute if terminated else 0.0
+        if not terminated:
+            return 0.0
+        if r.reward == "vs_frontier":
+            return 100.0 * (self.val_accuracy - self.frontier_val_accuracy(self.ledger.compute))
+        return 100.0 * self.val_accuracy - r.lam * self.ledger.compute
 
     def _info(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "samples_trained": self.ledger.samples_trained, "compute": self.ledger.compute,

@@ -216,7 +216,9 @@ class TaskEnv(gym.Env):
 
     ## Rewards
 
-    The inner env's (``reward=``: ``"gain_per_compute"``, ``"gain_minus_cost"``, ``"terminal"``).
+    The inner env's (``reward=``: ``"gain_per_compute"``, ``"gain_minus_cost"``, ``"terminal"``,
+    ``"vs_frontier"``: the final validation accuracy minus that of full-data training on the same
+    task, seed and compute, which costs each episode about twice its own compute in reference runs).
 
     ## Episode End
 
@@ -290,6 +292,14 @@ class TaskEnv(gym.Env):
     def task_features(self) -> np.ndarray:
         """The current task's :data:`TASK_FEATURES`."""
         return task_features(self.task_keep, self.epochs, self.n)
+
+    def frontier_val_accuracy(self, compute: float) -> float:
+        """The current task's full-data frontier on validation at ``compute``, this episode's seed
+        (:meth:`DataSelectEnv.frontier_val_accuracy <dataselect_env.env.DataSelectEnv.frontier_val_accuracy>`;
+        cached on the task's inner env while ``cache_size`` keeps it)."""
+        if self.inner is None:
+            raise RuntimeError("call reset() before frontier_val_accuracy()")
+        return self.inner.frontier_val_accuracy(compute)
 
     # ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

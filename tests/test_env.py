@@ -169,6 +169,46 @@ def test_reward_formulas(reward):
     assert terminated
 
 
+def test_frontier_val_accuracy_is_full_data_training_at_that_compute():
+    """F(E') is the final val accuracy of the same-seed full-data episode of E' epochs; F interpolates
+    linearly between integer computes; F(0) is the untrained model; runs are cached per (seed, E')."""
+    kw = {"epochs": 4, "synthetic": {"n_train": 900}}
+    env = gym.make(SYN, **kw)
+    _, info0 = env.reset(seed=3)
+    base = env.unwrapped
+    assert base.frontier_val_accuracy(0) == info0["val_accuracy"]
+    full = {}
+    for e in (1, 2, 4):
+        short = gym.make(SYN, **{**kw, "epochs": e})
+        obs, _ = short.reset(seed=3)  # the same seed draws the same torch seed
+        for _ in range(e):
+            obs, _, terminated, _, info = short.step(np.ones(obs["samples"].shape[0], dtype=np.int8))
+        assert terminated
+        full[e] = info["val_accuracy"]
+        assert base.frontier_val_accuracy(e) == full[e]
+    assert base.frontier_val_accuracy(1.25) == pytest.approx(0.75 * full[1] + 0.25 * full[2])
+    assert base.frontier_val_accuracy(9.0) == full[4]  # clipped to the schedule
+    runs = len(base._frontier)
+    base.frontier_val_accuracy(1.5)
+    assert len(base._frontier) == runs  # cached
+    assert info0["compute"] == 0 and base.ledger.compute == 0  # the reference runs are not charged
+
+
+def test_vs_frontier_reward_is_the_margin_over_full_data_training():
+    env = gym.make(SYN, epochs=3, reward="vs_frontier", synthetic={"n_train": 900})
+    obs, _ = env.reset(seed=0)
+    n = obs["samples"].shape[0]
+    rewards = [env.step(np.ones(n, dtype=np.int8))[1] for _ in range(3)]
+    assert rewards == [0.0, 0.0, 0.0]  # all data for all epochs is the frontier's own last point
+    obs, _ = env.reset(seed=1)
+    mask = (np.arange(n) < n // 2).astype(np.int8)
+    for _ in range(3):
+        _, r, terminated, _, info = env.step(mask)
+    assert terminated and r == pytest.approx(
+        100 * (info["val_accuracy"] - env.unwrapped.frontier_val_accuracy(info["compute"])))
+    assert 1.4 < info["compute"] < 1.6 and r != 0.0
+
+
 def test_compute_budget_ends_episode():
     env = gym.make(SYN, epochs=10, compute_budget=1.5)
     obs, _ = env.reset(seed=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import warnings
@@ -198,13 +199,15 @@ def test_resume_continues_a_stopped_run_to_the_same_total(tmp_path, monkeypatch)
     assert vec_normalize.ret_rms.count == pytest.approx(40, abs=0.01)  # statistics of all 40 steps, not the last 24
     steps = [row["env_steps"] for row in sb3_train.read_learning_curve(out)]
     assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 40
+    assert all(math.isfinite(row["mean_val_vs_frontier"]) for row in sb3_train.read_learning_curve(out))
     assert train(args) == out and json.loads((out / "interface.json").read_text())["env_steps"] == 40  # done: no-op
 
 
-@pytest.mark.parametrize("algo,interface,n_envs", [("ppo", "bins", 2), ("ars", "linear", 1), ("ppo", "set", 1)])
-def test_each_interface_trains_on_tasks_and_plays_in_the_bench_path(tmp_path, algo, interface, n_envs):
+@pytest.mark.parametrize("algo,interface,n_envs,reward", [("ppo", "bins", 2, "vs_frontier"), ("ars", "linear", 1, None),
+                                                         ("ppo", "set", 1, None)])
+def test_each_interface_trains_on_tasks_and_plays_in_the_bench_path(tmp_path, algo, interface, n_envs, reward):
     kwargs = {"n_delta": 2} if algo == "ars" else {}
-    out = train(SB3TrainArgs(algo=algo, interface=interface, env=TASKS, timesteps=16, n_envs=n_envs,
+    out = train(SB3TrainArgs(algo=algo, interface=interface, env=TASKS, timesteps=16, n_envs=n_envs, reward=reward,
                              out=tmp_path / "m", env_kwargs=CHEAP_TASKS, progress_bar=False, algo_kwargs=kwargs))
     meta = json.loads((out / "interface.json").read_text())
     assert meta["env_steps"] >= 16 and meta["task_features"] and meta["default_keep"] == 0.45

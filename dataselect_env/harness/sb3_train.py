@@ -144,8 +144,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training envs, in subprocesses when > 1 (forkserver, one torch thread each; "
                              f"ARS: parallel candidate evaluation) (default {d.n_envs})")
     parser.add_argument("--reward", choices=REWARDS, default=None,
-                        help="the env's reward: gain_per_compute (the default), gain_minus_cost, or terminal "
-                             "(0 until the last step, then 100 x final val accuracy - lam x compute)")
+                        help="the env's reward: gain_per_compute (the default), gain_minus_cost, terminal "
+                             "(0 until the last step, then 100 x final val accuracy - lam x compute) or "
+                             "vs_frontier (0 until the last step, then 100 x (final val accuracy - that of "
+                             "full-data training at the same compute, same task and seed))")
     parser.add_argument("--eval-tasks", type=int, default=d.eval_tasks, metavar="K",
                         help="at every checkpoint play the policy on K held-out episodes (fixed seeds; on a task "
                              f"env, K fixed tasks) and append a row to {CURVE_FILE} (default 0: off)")
@@ -235,16 +237,21 @@ def env_kwargs(cfg: SB3TrainArgs) -> dict[str, Any]:
     return kw
 
 
-def make_env(cfg: SB3TrainArgs, monitor: bool = True, threads: int | None = None) -> gym.Env:
+def make_env(cfg: SB3TrainArgs, monitor: bool = True, threads: int | None = None,
+             cache_size: int | None = None) -> gym.Env:
     """The training env: ``gym.make`` + the interface's wrapper + ``FiniteGuard`` + ``Monitor``.
 
     :param cfg: training arguments.
     :param monitor: wrap in SB3's ``Monitor`` (episode returns for the logs).
     :param threads: torch threads of this process (subprocess envs: one each).
+    :param cache_size: on a task env, the inner envs it keeps (default: the env's).
     """
     if threads:
         th.set_num_threads(threads)
-    env = gym.make(cfg.env, **env_kwargs(cfg))
+    kwargs = env_kwargs(cfg)
+    if cache_size is not None and is_task_env(cfg.env):
+        kwargs["cache_size"] = cache_size
+    env = gym.make(cfg.env, **kwargs)
     if cfg.interface == "bins":
         env = LossBins(env, bins=cfg.bins, keep=cfg.keep)
     elif cfg.interface == "linear":
@@ -463,18 +470,21 @@ class LearningCurve:
     The episodes use the fixed seeds ``EVAL_SEED + i`` (on a task env: fixed held-out tasks), the
     policy's mode (``deterministic=True``) and a separate env in this process. A row:
     ``env_steps``, ``mean_return`` (the env's reward, unnormalized), ``mean_val_accuracy`` (final
-    validation accuracy; the test split is never looked at here), ``mean_compute``, ``episodes``,
-    ``wall_time_s``.
+    validation accuracy; the test split is never looked at here), ``mean_val_vs_frontier`` (final
+    validation accuracy minus full-data training's at the same compute, same task and seed, in
+    points: the suite's Δ on validation; the reference runs are cached, so each held-out task pays
+    for them once), ``mean_compute``, ``episodes``, ``wall_time_s``.
 
     :param cfg: training arguments (``eval_tasks`` episodes).
     :param out: model directory.
     :param after: on resume, the checkpoint's env steps: rows past it (from the stopped run) are dropped.
     """
 
-    COLUMNS = ("env_steps", "mean_return", "mean_val_accuracy", "mean_compute", "episodes", "wall_time_s")
+    COLUMNS = ("env_steps", "mean_return", "mean_val_accuracy", "mean_val_vs_frontier", "mean_compute", "episodes",
+               "wall_time_s")
 
     def __init__(self, cfg: SB3TrainArgs, out: Path, after: int | None = None):
-        self.env = make_env(cfg, monitor=False)
+        self.env = make_env(cfg, monitor=False, cache_size=max(4, cfg.eval_tasks))  # keeps the frontier caches
         self.seeds = [EVAL_SEED + i for i in range(cfg.eval_tasks)]
         self.file = Path(out) / CURVE_FILE
         rows = read_learning_curve(out) if after is not None else []
@@ -489,7 +499,7 @@ class LearningCurve:
 
         :param model: the policy being trained.
         """
-        returns, accuracies, compute = [], [], []
+        returns, accuracies, compute, margins = [], [], [], []
         vec_normalize = model.get_vec_normalize_env()
         norm = vec_normalize.normalize_obs if vec_normalize is not None and vec_normalize.norm_obs else (lambda o: o)
         for seed in self.seeds:
@@ -503,8 +513,10 @@ class LearningCurve:
             returns.append(total)
             accuracies.append(info["val_accuracy"])
             compute.append(info["compute"])
+            margins.append(100 * (info["val_accuracy"] - self.env.unwrapped.frontier_val_accuracy(info["compute"])))
         row = {"env_steps": int(model.num_timesteps), "mean_return": round(float(np.mean(returns)), 4),
                "mean_val_accuracy": round(float(np.mean(accuracies)), 4),
+               "mean_val_vs_frontier": round(float(np.mean(margins)), 4),
                "mean_compute": round(float(np.mean(compute)), 4), "episodes": len(self.seeds),
                "wall_time_s": round(time.perf_counter() - self.start, 1)}
         with self.file.open("a", newline="") as f:
@@ -525,13 +537,13 @@ def read_learning_curve(out: str | Path) -> list[dict[str, float]]:
     if not file.is_file():
         return []
     with file.open() as f:
-        return [{k: (int(v) if k in ("env_steps", "episodes") else float(v)) for k, v in row.items()}
-                for row in csv.DictReader(f)]
+        return [{k: (int(v) if k in ("env_steps", "episodes") else float(v or "nan")) for k, v in row.items()}
+                for row in csv.DictReader(f)]  # a column missing from older files reads as nan
 
 
 def plot_learning_curve(out: str | Path) -> Path | None:
-    """Plot ``learning_curve.csv`` (mean return and mean final val accuracy against env steps) to
-    ``learning_curve.png``; None without matplotlib or rows.
+    """Plot ``learning_curve.csv`` (mean return, mean final val accuracy and mean val Δ vs the
+    full-data frontier against env steps) to ``learning_curve.png``; None without matplotlib or rows.
 
     :param out: model directory.
     """
@@ -543,9 +555,13 @@ def plot_learning_curve(out: str | Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     steps = [r["env_steps"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for ax, key, label in zip(axes, ("mean_return", "mean_val_accuracy"), ("mean return", "mean final val accuracy")):
-        ax.plot(steps, [r[key] for r in rows], marker="o")
+    panels = (("mean_return", "mean return"), ("mean_val_accuracy", "mean final val accuracy"),
+              ("mean_val_vs_frontier", "mean val Δ vs full-data frontier (pp)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.5))
+    for ax, (key, label) in zip(axes, panels):
+        ax.plot(steps, [r.get(key, float("nan")) for r in rows], marker="o")
+        if key == "mean_val_vs_frontier":
+            ax.axhline(0.0, color="grey", linestyle="--", linewidth=1)
         ax.set_xlabel("env steps")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
