@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
 import math
 import subprocess
@@ -201,6 +203,25 @@ def test_resume_continues_a_stopped_run_to_the_same_total(tmp_path, monkeypatch)
     assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 40
     assert all(math.isfinite(row["mean_val_vs_frontier"]) for row in sb3_train.read_learning_curve(out))
     assert train(args) == out and json.loads((out / "interface.json").read_text())["env_steps"] == 40  # done: no-op
+
+
+def test_eval_baselines_play_hand_written_agents_on_the_held_out_tasks(tmp_path):
+    args = SB3TrainArgs(env=TASKS, interface="bins", timesteps=8, checkpoint_every=8, out=tmp_path / "m",
+                        env_kwargs=CHEAP_TASKS, progress_bar=False, eval_tasks=2, eval_baselines=("random", "ucb"))
+    out = train(args)
+    rows = sb3_train.read_baselines(out)
+    assert [r["agent"] for r in rows] == ["random", "ucb"] and all(r["episodes"] == 2 for r in rows)
+    curve = sb3_train.read_learning_curve(out)
+    assert rows[0]["mean_compute"] == rows[1]["mean_compute"] == curve[0]["mean_compute"] < 2  # each task's keep
+    assert (out / "learning_curve.png").exists() or importlib.util.find_spec("matplotlib") is None
+    all_data = dataclasses.replace(args, out=tmp_path / "k1", env_kwargs={**CHEAP_TASKS, "keep": [1.0, 1.0]},
+                                   eval_baselines=("random",))
+    row = sb3_train.read_baselines(train(all_data))[0]
+    assert row["mean_compute"] == 2 and row["mean_val_vs_frontier"] == 0.0  # all data, whole schedule: the frontier
+    with pytest.raises(ValueError, match="--eval-tasks"):
+        train(SB3TrainArgs(eval_baselines=("random",)))
+    with pytest.raises(ValueError, match="unknown agent|registered"):
+        train(SB3TrainArgs(eval_tasks=1, eval_baselines=("no_such_agent",)))
 
 
 @pytest.mark.parametrize("algo,interface,n_envs,reward", [("ppo", "bins", 2, "vs_frontier"), ("ars", "linear", 1, None),

@@ -30,6 +30,7 @@ import argparse
 import csv
 import functools
 import importlib.util
+import inspect
 import json
 import multiprocessing as mp
 import re
@@ -51,6 +52,7 @@ from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
+import agents
 import dataselect_env
 from agents.sb3_agent import ALGOS, INTERFACES, META_FILE, MODEL_FILE, VECNORM_FILE
 from agents.sb3_policies import DeepSetsPolicy
@@ -69,6 +71,7 @@ DEFAULT_LR = {"ppo": 3e-3, "a2c": 7e-4, "sac": 3e-4, "td3": 1e-3, "ars": 0.02}
 SET_LR = 3e-4
 ARGS_FILE, CURVE_FILE, CURVE_PLOT, CHECKPOINT_DIR = "train_args.json", "learning_curve.csv", "learning_curve.png", \
     "checkpoints"
+BASELINES_FILE = "eval_baselines.csv"  # hand-written agents on the learning curve's held-out episodes
 EVAL_SEED = 1_000_000  # held-out evaluation episodes use seeds EVAL_SEED, EVAL_SEED + 1, ...
 # What a resumed run must share with the run it continues (the rest, e.g. --timesteps or --n-envs, may change).
 RESUME_KEYS = ("algo", "env", "interface", "keep", "bins", "env_kwargs", "reward")
@@ -97,6 +100,7 @@ class SB3TrainArgs:
     n_envs: int = 1  # training envs; > 1 runs them in subprocesses
     reward: str | None = None  # the env's reward mode (None: the env's default, gain_per_compute)
     eval_tasks: int = 0  # held-out episodes played at every checkpoint for the learning curve (0: none)
+    eval_baselines: tuple[str, ...] = ()  # hand-written agents played once on the same held-out episodes
     algo_kwargs: dict[str, Any] = field(default_factory=dict)  # extra kwargs of the SB3 algorithm
     device: str = "cpu"  # torch device of the policy (the inner training picks its own)
     threads: int | None = None  # torch CPU threads (None: torch's default); 1 on a busy small CPU
@@ -151,6 +155,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-tasks", type=int, default=d.eval_tasks, metavar="K",
                         help="at every checkpoint play the policy on K held-out episodes (fixed seeds; on a task "
                              f"env, K fixed tasks) and append a row to {CURVE_FILE} (default 0: off)")
+    parser.add_argument("--eval-baselines", default="", metavar="A,B",
+                        help=f"hand-written agents (e.g. random,ucb) played once on the --eval-tasks episodes, each "
+                             f"task at its own keep fraction, into {BASELINES_FILE}; drawn as lines on the curve")
     parser.add_argument("--algo-kwargs", nargs="+", action="extend", default=[], metavar="K=V",
                         help="extra algorithm kwargs, e.g. n_delta=4 delta_std=0.05 (ARS) or ent_coef=0.01 (PPO)")
     parser.add_argument("--device", default=d.device, help=f"policy device (default {d.device})")
@@ -184,6 +191,8 @@ def train(args: argparse.Namespace | SB3TrainArgs) -> Path:
     epochs = venv.get_attr("epochs")[0]
     model = load_checkpoint(cfg, ckpt, venv) if ckpt else build_model(cfg, venv, epochs, out)
     curve = LearningCurve(cfg, out, after=ckpt.steps if ckpt else None) if cfg.eval_tasks else None
+    if curve is not None and cfg.eval_baselines and not (out / BASELINES_FILE).exists():
+        curve.play_baselines(cfg.eval_baselines)
     every = cfg.checkpoint_every or max(1, cfg.timesteps // max(1, cfg.checkpoints))
     callback = RolloutCheckpoint(every, out / CHECKPOINT_DIR, on_save=curve)
     learn_kwargs: dict[str, Any] = {}
@@ -486,6 +495,7 @@ class LearningCurve:
     def __init__(self, cfg: SB3TrainArgs, out: Path, after: int | None = None):
         self.env = make_env(cfg, monitor=False, cache_size=max(4, cfg.eval_tasks))  # keeps the frontier caches
         self.seeds = [EVAL_SEED + i for i in range(cfg.eval_tasks)]
+        self.keep = cfg.keep
         self.file = Path(out) / CURVE_FILE
         rows = read_learning_curve(out) if after is not None else []
         with self.file.open("w", newline="") as f:
@@ -523,6 +533,37 @@ class LearningCurve:
             csv.DictWriter(f, self.COLUMNS).writerow(row)
         return row
 
+    def play_baselines(self, names: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Play hand-written agents on the held-out episodes; write their rows to ``eval_baselines.csv``.
+
+        Each agent runs on the raw env under the interface (the same tasks, seeds and cached
+        frontier runs as the policy), rebuilt per episode with that task's keep fraction (on a
+        plain env: ``--keep``, else the agent's default). A row: ``agent``, ``mean_val_accuracy``,
+        ``mean_val_vs_frontier``, ``mean_compute``, ``episodes``.
+
+        :param names: agent specs, e.g. ``("random", "ucb")``.
+        """
+        env, rows = self.env.unwrapped, []
+        for name in names:
+            takes_keep = "keep" in inspect.signature(agents.load_class(name)).parameters
+            accuracies, margins, compute = [], [], []
+            for seed in self.seeds:
+                env.reset(seed=seed)  # to read the task's keep; play_episode resets to the same task
+                keep = getattr(env, "task_keep", None) or self.keep
+                agent = agents.load(name, **({"keep": keep} if takes_keep and keep is not None else {}))
+                info = agents.play_episode(agent, env, seed=seed)
+                accuracies.append(info["val_accuracy"])
+                margins.append(100 * (info["val_accuracy"] - env.frontier_val_accuracy(info["compute"])))
+                compute.append(info["compute"])
+            rows.append({"agent": name, "mean_val_accuracy": round(float(np.mean(accuracies)), 4),
+                         "mean_val_vs_frontier": round(float(np.mean(margins)), 4),
+                         "mean_compute": round(float(np.mean(compute)), 4), "episodes": len(self.seeds)})
+        with (self.file.parent / BASELINES_FILE).open("w", newline="") as f:
+            writer = csv.DictWriter(f, list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        return rows
+
     def close(self) -> None:
         """Close the evaluation env."""
         self.env.close()
@@ -541,9 +582,22 @@ def read_learning_curve(out: str | Path) -> list[dict[str, float]]:
                 for row in csv.DictReader(f)]  # a column missing from older files reads as nan
 
 
+def read_baselines(out: str | Path) -> list[dict[str, Any]]:
+    """The rows of ``out/eval_baselines.csv`` (agent name, then numbers); an empty list without one.
+
+    :param out: model directory.
+    """
+    file = Path(out) / BASELINES_FILE
+    if not file.is_file():
+        return []
+    with file.open() as f:
+        return [{k: (v if k == "agent" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
 def plot_learning_curve(out: str | Path) -> Path | None:
     """Plot ``learning_curve.csv`` (mean return, mean final val accuracy and mean val Δ vs the
-    full-data frontier against env steps) to ``learning_curve.png``; None without matplotlib or rows.
+    full-data frontier against env steps, with ``eval_baselines.csv`` as dotted lines) to
+    ``learning_curve.png``; None without matplotlib or rows.
 
     :param out: model directory.
     """
@@ -555,13 +609,19 @@ def plot_learning_curve(out: str | Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     steps = [r["env_steps"] for r in rows]
+    baselines = read_baselines(out)
     panels = (("mean_return", "mean return"), ("mean_val_accuracy", "mean final val accuracy"),
               ("mean_val_vs_frontier", "mean val Δ vs full-data frontier (pp)"))
     fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.5))
     for ax, (key, label) in zip(axes, panels):
         ax.plot(steps, [r.get(key, float("nan")) for r in rows], marker="o")
+        if key in ("mean_val_accuracy", "mean_val_vs_frontier"):
+            for i, row in enumerate(baselines):
+                ax.axhline(row[key], color=f"C{i + 1}", linestyle=":", linewidth=1.2, label=row["agent"])
         if key == "mean_val_vs_frontier":
             ax.axhline(0.0, color="grey", linestyle="--", linewidth=1)
+            if baselines:
+                ax.legend(fontsize=7)
         ax.set_xlabel("env steps")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -615,6 +675,10 @@ def check_args(cfg: SB3TrainArgs) -> None:
                              ("--checkpoint-every", cfg.checkpoint_every or 1, 1), ("--eval-tasks", cfg.eval_tasks, 0)):
         if value < low:
             raise ValueError(f"{name} must be >= {low}, got {value}")
+    if cfg.eval_baselines and not cfg.eval_tasks:
+        raise ValueError("--eval-baselines plays agents on the --eval-tasks episodes: give --eval-tasks K too")
+    for name in cfg.eval_baselines:
+        agents.load_class(name)  # an unknown agent fails here, listing the registered ones
 
 
 def run_name(cfg: SB3TrainArgs) -> str:
@@ -638,7 +702,8 @@ def from_namespace(ns: argparse.Namespace) -> SB3TrainArgs:
                         learning_rate=ns.learning_rate, gamma=ns.gamma, checkpoints=ns.checkpoints,
                         device=ns.device, threads=ns.threads, progress_bar=not ns.no_progress_bar, verbose=ns.verbose,
                         checkpoint_every=ns.checkpoint_every, resume=ns.resume, n_envs=ns.n_envs, reward=ns.reward,
-                        eval_tasks=ns.eval_tasks, algo_kwargs=parse_kv(ns.algo_kwargs, "--algo-kwargs"))
+                        eval_tasks=ns.eval_tasks, eval_baselines=tuple(a for a in ns.eval_baselines.split(",") if a),
+                        algo_kwargs=parse_kv(ns.algo_kwargs, "--algo-kwargs"))
 
 
 def _progress_bar_available() -> bool:
