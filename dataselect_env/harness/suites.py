@@ -67,7 +67,8 @@ class Suite:
     seeds: tuple[int, ...] = (0, 1, 2)  # default --seeds
 
 
-_CPU_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "infobatch", "forgetting", "el2n", "rho_loss")
+_CPU_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "loss_proportional", "infobatch", "forgetting", "el2n",
+               "rho_loss")
 _SMALL = {"model": "small", "val_size": 1000}  # val only steers controllers; test (10,000 images) is reported
 
 SUITES: dict[str, Suite] = {s.name: s for s in (
