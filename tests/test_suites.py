@@ -12,12 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import train_agent  # noqa: E402
+from dataselect_env.config import EnvConfig  # noqa: E402
 from dataselect_env.harness import report, results, suites  # noqa: E402
 from dataselect_env.harness.plan import BenchArgs, plan  # noqa: E402
 
@@ -148,3 +150,4 @@ def test_cpu_and_gpu_suites_plan_without_data(name):
                                   epochs=sc.epochs, env_kwargs=dict(sc.env_kwargs)))
         full_epochs = sorted(e.env_kwargs["epochs"] for e in episodes if e.agent.startswith("full") and e.seed == 0)
         assert full_epochs[-1] == sc.epochs and len(full_epochs) >= 4  # full and the frontier grid
+        EnvConfig.from_kwargs(**{**gym.spec(sc.env).kwargs, **sc.env_kwargs, "epochs": sc.epochs})  # valid kwargs
