@@ -509,7 +509,7 @@ class LearningCurve:
 
         :param model: the policy being trained.
         """
-        returns, accuracies, compute, margins = [], [], [], []
+        returns, finals = [], []
         vec_normalize = model.get_vec_normalize_env()
         norm = vec_normalize.normalize_obs if vec_normalize is not None and vec_normalize.norm_obs else (lambda o: o)
         for seed in self.seeds:
@@ -521,14 +521,9 @@ class LearningCurve:
                 total += float(reward)
                 done = terminated or truncated
             returns.append(total)
-            accuracies.append(info["val_accuracy"])
-            compute.append(info["compute"])
-            margins.append(100 * (info["val_accuracy"] - self.env.unwrapped.frontier_val_accuracy(info["compute"])))
+            finals.append(self._final(info))
         row = {"env_steps": int(model.num_timesteps), "mean_return": round(float(np.mean(returns)), 4),
-               "mean_val_accuracy": round(float(np.mean(accuracies)), 4),
-               "mean_val_vs_frontier": round(float(np.mean(margins)), 4),
-               "mean_compute": round(float(np.mean(compute)), 4), "episodes": len(self.seeds),
-               "wall_time_s": round(time.perf_counter() - self.start, 1)}
+               **_means(finals), "episodes": len(self.seeds), "wall_time_s": round(time.perf_counter() - self.start, 1)}
         with self.file.open("a", newline="") as f:
             csv.DictWriter(f, self.COLUMNS).writerow(row)
         return row
@@ -546,27 +541,34 @@ class LearningCurve:
         env, rows = self.env.unwrapped, []
         for name in names:
             takes_keep = "keep" in inspect.signature(agents.load_class(name)).parameters
-            accuracies, margins, compute = [], [], []
+            finals = []
             for seed in self.seeds:
                 env.reset(seed=seed)  # to read the task's keep; play_episode resets to the same task
                 keep = getattr(env, "task_keep", None) or self.keep
                 agent = agents.load(name, **({"keep": keep} if takes_keep and keep is not None else {}))
-                info = agents.play_episode(agent, env, seed=seed)
-                accuracies.append(info["val_accuracy"])
-                margins.append(100 * (info["val_accuracy"] - env.frontier_val_accuracy(info["compute"])))
-                compute.append(info["compute"])
-            rows.append({"agent": name, "mean_val_accuracy": round(float(np.mean(accuracies)), 4),
-                         "mean_val_vs_frontier": round(float(np.mean(margins)), 4),
-                         "mean_compute": round(float(np.mean(compute)), 4), "episodes": len(self.seeds)})
+                finals.append(self._final(agents.play_episode(agent, env, seed=seed)))
+            rows.append({"agent": name, **_means(finals), "episodes": len(self.seeds)})
         with (self.file.parent / BASELINES_FILE).open("w", newline="") as f:
             writer = csv.DictWriter(f, list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
         return rows
 
+    def _final(self, info: dict[str, Any]) -> dict[str, float]:
+        """What a finished held-out episode scores; called before the next reset, while the env
+        still holds the episode's task and seed (its frontier)."""
+        frontier = self.env.unwrapped.frontier_val_accuracy(info["compute"])
+        return {"val_accuracy": info["val_accuracy"], "val_vs_frontier": 100 * (info["val_accuracy"] - frontier),
+                "compute": info["compute"]}
+
     def close(self) -> None:
         """Close the evaluation env."""
         self.env.close()
+
+
+def _means(finals: list[dict[str, float]]) -> dict[str, float]:
+    """``mean_<key>`` of :meth:`LearningCurve._final` over the held-out episodes, rounded to 4 decimals."""
+    return {f"mean_{k}": round(float(np.mean([f[k] for f in finals])), 4) for k in finals[0]}
 
 
 def read_learning_curve(out: str | Path) -> list[dict[str, float]]:
@@ -574,12 +576,8 @@ def read_learning_curve(out: str | Path) -> list[dict[str, float]]:
 
     :param out: model directory.
     """
-    file = Path(out) / CURVE_FILE
-    if not file.is_file():
-        return []
-    with file.open() as f:
-        return [{k: (int(v) if k in ("env_steps", "episodes") else float(v or "nan")) for k, v in row.items()}
-                for row in csv.DictReader(f)]  # a column missing from older files reads as nan
+    # a column missing from older files reads as nan
+    return _read_csv(Path(out) / CURVE_FILE, lambda k, v: int(v) if k in ("env_steps", "episodes") else float(v or "nan"))
 
 
 def read_baselines(out: str | Path) -> list[dict[str, Any]]:
@@ -587,11 +585,15 @@ def read_baselines(out: str | Path) -> list[dict[str, Any]]:
 
     :param out: model directory.
     """
-    file = Path(out) / BASELINES_FILE
+    return _read_csv(Path(out) / BASELINES_FILE, lambda k, v: v if k == "agent" else float(v))
+
+
+def _read_csv(file: Path, convert: Callable[[str, str], Any]) -> list[dict[str, Any]]:
+    """The rows of ``file`` with each value ``convert(column, text)``; an empty list without the file."""
     if not file.is_file():
         return []
     with file.open() as f:
-        return [{k: (v if k == "agent" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: convert(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def plot_learning_curve(out: str | Path) -> Path | None:

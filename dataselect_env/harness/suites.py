@@ -86,8 +86,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
         Scenario("cifar10-10k-e40", "DataSelect/CIFAR10-v0", {**_SMALL, "train_subset": 10000}, 40, (0.3, 0.5),
                  "10,000 samples, 40 epochs: the long regime"),
         Scenario("cifar10-noisy40-5k-e20", "DataSelect/CIFAR10Noisy40Proxy-v0", {"val_size": 1000}, 20,
-                 (0.3, 0.5),
-                 "5,000 samples, 40% symmetric label noise, 20 epochs"),
+                 (0.3, 0.5), "5,000 samples, 40% symmetric label noise, 20 epochs"),
         Scenario("cifar10-lt100-5k-e20", "DataSelect/CIFAR10LT100-v0", {**_SMALL, "train_subset": 20000}, 20,
                  (0.3, 0.5), "long tail, imbalance 100 of a 20,000 subset (2,000 down to 20 per class, "
                  "4,964 samples), 20 epochs"),
