@@ -60,7 +60,7 @@ def test_bench_writes_every_file_with_the_full_data_frontier(bench_dir):
     rows = results.read_results(bench_dir)
     assert len(rows) == N_EPISODES == len({r["id"] for r in rows})
     if rows[0].get("corrupted_kept") is not None:  # the env knows its corrupted samples (20% label noise)
-        assert (bench_dir / "corrupted.png").stat().st_size > 0
+        assert (bench_dir / "corrupted.png").stat().st_size > 0 and (bench_dir / "class_kept.png").stat().st_size > 0
     labels = {(r["agent"], r["keep"]) for r in rows}
     assert labels == {("full", None), ("full@0.3", 0.3), ("full@0.5", 0.5), ("random", 0.3), ("random", 0.5),
                       ("ucb", 0.3), ("ucb", 0.5)}
@@ -183,7 +183,12 @@ def test_selection_diagnostics_record_the_corrupted_share_of_the_kept_samples():
     assert all(0.4 < x < 0.6 for x in rows["random"]["curve"]["class_kept"][2])
     summary = {s["agent"]: s for s in report.summarize(list(rows.values()))}
     assert summary["random"]["corrupted_kept_mean"] == pytest.approx(100 * rows["random"]["corrupted_kept"])
-    assert "corrupted kept (%)" in report.format_table(report.summarize(list(rows.values())), list(rows.values()))
+    random_classes = 100 * np.mean(rows["random"]["curve"]["class_kept"][1:], axis=0)
+    assert [float(x) for x in summary["random"]["class_kept"].split()] == pytest.approx(random_classes, abs=0.05)
+    assert summary["random"]["class_kept_min"] == pytest.approx(random_classes.min())
+    assert summary["full"]["class_kept_min"] == summary["full"]["class_kept_max"] == 100.0
+    table = report.format_table(report.summarize(list(rows.values())), list(rows.values()))
+    assert "corrupted kept (%)" in table and "kept per class (%), least / most" in table
 
 
 def test_rows_land_in_a_results_file_replaced_mid_run(tmp_path):

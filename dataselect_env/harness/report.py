@@ -1,5 +1,5 @@
 """Tables and plots of a bench, made from ``DIR/results.jsonl``: ``summary.csv``, ``summary.md``,
-``pareto.png``, ``curves.png`` and ``corrupted.png`` (``python train_agent.py report DIR``).
+``pareto.png``, ``curves.png``, ``corrupted.png`` and ``class_kept.png`` (``python train_agent.py report DIR``).
 
 Every row is compared with the full-data frontier of its setting and seed (:mod:`.frontier`):
 the ``full`` and ``full@f`` episodes, all data for round(f E) epochs. Δ vs frontier is the
@@ -108,6 +108,9 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     (``full``, ``full@f``) are the reference and get none (nan). ``corrupted_kept_*``: the share
     of the kept samples that are corrupted, mean over the episode's epochs (nan when the env does
     not know its corrupted samples), and ``corrupted_fraction``, the training set's share.
+    ``class_kept``: per class, the share of its training samples kept (%), mean over the epochs and
+    seeds, as space-separated numbers (empty without the data); ``class_kept_min`` / ``_max``: the
+    least- and the most-kept class.
     """
     versus = versus_rows(rows)
     groups: dict[tuple, list[dict]] = {}
@@ -128,6 +131,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                "speedup_eff_mean": nan, "speedup_eff_std": nan, "speedup_eff_n": 0,
                "speedup_eff_above": 0, "speedup_eff_below": 0, "no_frontier": 0,
                "corrupted_kept_mean": nan, "corrupted_kept_std": nan, "corrupted_fraction": nan,
+               "class_kept": "", "class_kept_min": nan, "class_kept_max": nan,
                "diverged": sum(bool(r.get("diverged", False)) for r in g)}
         full = groups.get((setting, "full", "{}", None))
         if full:
@@ -149,10 +153,25 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["corrupted_kept_mean"], row["corrupted_kept_std"] = _mean_std([100 * x for x in kept])
             row["corrupted_fraction"] = 100 * float(np.mean([r["corrupted_fraction"] for r in g
                                                              if r.get("corrupted_fraction") is not None]))
+        per_class = class_kept(g)
+        if per_class is not None:
+            row.update(class_kept=" ".join(f"{x:.1f}" for x in per_class), class_kept_min=float(per_class.min()),
+                       class_kept_max=float(per_class.max()))
         out.append(row)
     order = {a: i for i, a in enumerate(dict.fromkeys(r["agent"] for r in rows))}
     return sorted(out, key=lambda r: (r["setting"], not is_frontier(r),
                                       -1 if r["keep"] is None else r["keep"], order[r["agent"]]))
+
+
+def class_kept(rows: list[dict[str, Any]]) -> np.ndarray | None:
+    """Per class, the share of its training samples that ``rows`` kept (%): the mean over each
+    episode's epochs (the reset excluded), then over the episodes; None when none recorded it."""
+    episodes = []
+    for r in rows:
+        steps = [c for c in r.get("curve", {}).get("class_kept", []) if c is not None]
+        if steps:
+            episodes.append(np.mean(steps, axis=0))
+    return 100 * np.mean(episodes, axis=0) if episodes else None
 
 
 def _pm(mean: float, std: float, fmt: str) -> str:
@@ -197,6 +216,7 @@ def format_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> s
         commits = sorted({str(r.get("git_commit")) for r in rs})
         grid = sorted({r["epochs"] for r in rs if is_frontier(r)})
         corrupted = [s for s in ss if not math.isnan(s["corrupted_kept_mean"])]
+        classes = any(not math.isnan(s["class_kept_min"]) for s in ss)
         lines += [f"### {setting}", "",
                   f"Device: {', '.join(devices)}; net `{rs[0]['model']}`, {rs[0]['precision']}; "
                   f"N = {rs[0]['n_train']} training samples; dataselect {rs[0]['version']}, commit {', '.join(commits)}; "
@@ -215,14 +235,19 @@ def format_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> s
             base = np.nanmean([s["corrupted_fraction"] for s in corrupted])
             lines[-1:-1] = [f"Corrupted kept = share of the kept samples that are corrupted (label flipped or "
                             f"duplicated), mean over the epochs; {base:.1f}% of the training set is corrupted."]
+        if classes:
+            lines[-1:-1] = ["Kept per class = for each class, the share of its training samples kept, mean over "
+                            "the epochs (scoring epochs included) and seeds; the least- and the most-kept class "
+                            "(`class_kept.png` draws every class)."]
         head = ("| agent | keep | n | test acc (%) | compute (epochs) | FLOPs | wall (s) | speed-up compute | "
                 "speed-up wall | Δ vs frontier (pp) | effective speed-up |")
         diverged = any(s["diverged"] for s in ss)
         if diverged:
             lines[-1:-1] = ["Diverged = episodes whose training loss or weights became non-finite; they ended at "
                             "that epoch and their (low) accuracy is included in the means."]
-        lines += [head + (" corrupted kept (%) |" if corrupted else "") + (" diverged |" if diverged else ""),
-                  "|---" * (11 + bool(corrupted) + diverged) + "|"]
+        lines += [head + (" corrupted kept (%) |" if corrupted else "")
+                  + (" kept per class (%), least / most |" if classes else "") + (" diverged |" if diverged else ""),
+                  "|---" * (11 + bool(corrupted) + classes + diverged) + "|"]
         for s in ss:
             name = s["agent"] + (f" {s['agent_kwargs']}" if s["agent_kwargs"] != "{}" else "")
             keep = "—" if s["keep"] is None else f"{s['keep']:g}"
@@ -234,6 +259,9 @@ def format_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> s
             if corrupted:
                 line += " — |" if math.isnan(s["corrupted_kept_mean"]) else \
                     f" {_pm(s['corrupted_kept_mean'], s['corrupted_kept_std'], '.1f')} |"
+            if classes:
+                line += " — |" if math.isnan(s["class_kept_min"]) else \
+                    f" {s['class_kept_min']:.1f} / {s['class_kept_max']:.1f} |"
             if diverged:
                 line += f" {s['diverged']} |"
             lines.append(line)
@@ -259,7 +287,7 @@ def mean_frontier(summary: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray
 
 def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: Path) -> bool:
     """Write ``pareto.png``, ``curves.png`` and, when the env knows its corrupted samples,
-    ``corrupted.png`` (first setting); False when matplotlib is missing."""
+    ``corrupted.png`` and ``class_kept.png`` (first setting); False when matplotlib is missing."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -319,6 +347,7 @@ def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: P
     fig.savefig(directory / "curves.png", dpi=120)
     plt.close(fig)
     plot_corrupted(summary, rows, directory, plt)
+    plot_class_kept(summary, rows, directory, plt)
     return True
 
 
@@ -349,6 +378,36 @@ def plot_corrupted(summary: list[dict[str, Any]], rows: list[dict[str, Any]], di
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(directory / "corrupted.png", dpi=120)
+    plt.close(fig)
+    return True
+
+
+def plot_class_kept(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: Path, plt: Any) -> bool:
+    """``class_kept.png``: per class, the share of its samples kept (mean over epochs and seeds), one
+    line per agent, one panel per keep (agents without a keep in every panel; the full-data runs,
+    which keep everything, left out). False without the data."""
+    agents = [s for s in summary if not is_frontier(s) and not math.isnan(s["class_kept_min"])]
+    if not agents:
+        return False
+    names = list(dict.fromkeys(s["agent"] for s in agents))
+    keeps = sorted({s["keep"] for s in agents if s["keep"] is not None}) or [None]
+    fig, axes = plt.subplots(1, len(keeps), figsize=(5 * len(keeps), 4), sharey=True, squeeze=False)
+    for ax, k in zip(axes[0], keeps):
+        for s in agents:
+            if s["keep"] is not None and s["keep"] != k:
+                continue
+            y = [float(x) for x in s["class_kept"].split()]
+            i = names.index(s["agent"])
+            ax.plot(range(len(y)), y, marker="osD^v<>pXh*"[i % 11], ms=4, color=plt.cm.tab10(i % 10), label=s["agent"])
+        if k is not None:
+            ax.axhline(100 * k, color="gray", ls="--", lw=1, label=f"keep {k:g}")
+        ax.set(xlabel="class", title="all keeps" if k is None else f"keep {k:g}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("share of the class's samples kept (%)")
+    fig.suptitle(f"{summary[0]['setting']}: mean over epochs and seeds", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(directory / "class_kept.png", dpi=120)
     plt.close(fig)
     return True
 
