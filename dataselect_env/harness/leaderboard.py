@@ -306,6 +306,8 @@ def _markdown(per_scen: list[ScenarioStats], agg: list[AggregateStats], baseline
               "scenarios (seeds resampled within each scenario); IQM = interquartile mean; "
               "P(improvement) = P(X > Y) averaged over shared scenarios "
               "(Agarwal et al. 2021, \"Deep RL at the Edge of the Statistical Precipice\")."),
+             ("Every table lists the agents in one order: the aggregate IQM of Δ, descending (so a "
+              "scenario table is not sorted by its own means)."),
              ""]
     if speedups is not None:
         lines[-1:-1] = [("Effective speed-up = compute full-data training needs to reach the run's "
