@@ -215,7 +215,7 @@ def format_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> s
         devices = sorted({r["device"] for r in rs})
         commits = sorted({str(r.get("git_commit")) for r in rs})
         grid = sorted({r["epochs"] for r in rs if is_frontier(r)})
-        corrupted = [s for s in ss if not math.isnan(s["corrupted_kept_mean"])]
+        corrupted = [s for s in ss if not math.isnan(s["corrupted_kept_mean"]) and s["corrupted_fraction"] > 0]
         classes = any(not math.isnan(s["class_kept_min"]) for s in ss)
         lines += [f"### {setting}", "",
                   f"Device: {', '.join(devices)}; net `{rs[0]['model']}`, {rs[0]['precision']}; "
@@ -353,10 +353,12 @@ def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: P
 
 def plot_corrupted(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: Path, plt: Any) -> bool:
     """``corrupted.png``: the share of kept samples that are corrupted, per epoch, one line per agent
-    (and keep), mean over seeds; a dashed line at the training set's share. False without the data."""
+    (and keep), mean over seeds; a dashed line at the training set's share. False without the data
+    or when nothing in the training set is corrupted."""
     lines = []
     for s in summary:
-        if math.isnan(s["corrupted_kept_mean"]) or (is_frontier(s) and s["agent"] != "full"):
+        if math.isnan(s["corrupted_kept_mean"]) or not s["corrupted_fraction"] > 0 or \
+                (is_frontier(s) and s["agent"] != "full"):
             continue
         g = [r["curve"]["corrupted_kept"] for r in rows if r["agent"] == s["agent"] and r["keep"] == s["keep"]
              and _kwargs(r) == s["agent_kwargs"] and "corrupted_kept" in r["curve"]]
@@ -400,13 +402,16 @@ def plot_class_kept(summary: list[dict[str, Any]], rows: list[dict[str, Any]], d
             i = names.index(s["agent"])
             ax.plot(range(len(y)), y, marker="osD^v<>pXh*"[i % 11], ms=4, color=plt.cm.tab10(i % 10), label=s["agent"])
         if k is not None:
-            ax.axhline(100 * k, color="gray", ls="--", lw=1, label=f"keep {k:g}")
+            ax.axhline(100 * k, color="gray", ls="--", lw=1, label="keep")
         ax.set(xlabel="class", title="all keeps" if k is None else f"keep {k:g}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    handles = {}
+    for ax in axes[0]:
+        handles.update(zip(*reversed(ax.get_legend_handles_labels())))
     axes[0][0].set_ylabel("share of the class's samples kept (%)")
     fig.suptitle(f"{summary[0]['setting']}: mean over epochs and seeds", fontsize=9)
-    fig.tight_layout()
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 4), fontsize=7)
+    fig.tight_layout(rect=(0, 0.06 * math.ceil(len(handles) / 4), 1, 1))
     fig.savefig(directory / "class_kept.png", dpi=120)
     plt.close(fig)
     return True
