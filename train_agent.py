@@ -16,7 +16,8 @@ saved at equal accuracy).
 Output in DIR: ``results.jsonl`` (one line per finished episode, appended and flushed),
 ``summary.csv``, ``summary.md``, ``pareto.png``, ``curves.png`` and, where the env knows its
 corrupted samples, ``corrupted.png``. Re-running the same command skips the episodes already in
-``results.jsonl``.
+``results.jsonl``; ``--time-limit MINUTES`` starts no episode after that time (the running ones
+finish and are written) and exits with 75, so a time-boxed job (a SLURM slot, a session) can resume.
 
 Data: CIFAR is read from ``--env-kwargs data_root=PATH``, else ``$DATASELECT_DATA``, else
 ``~/.cache/dataselect`` (torchvision downloads it there when missing).
@@ -51,6 +52,7 @@ from dataselect_env.harness.report import SUMMARY_CSV, SUMMARY_MD, report
 from dataselect_env.harness.results import RESULTS, read_results, results_writer
 
 REPO = Path(__file__).resolve().parent
+TIME_LIMIT_EXIT = 75  # EX_TEMPFAIL: --time-limit stopped the run before the end; the same command resumes it
 
 
 def git_commit() -> str | None:
@@ -123,33 +125,39 @@ def bench(args: BenchArgs, envs_checked: bool = False) -> int:
                   file=sys.stderr)
             return 130
     bar.close()
+    finished = {r["id"] for r in read_results(out)}
+    not_started = sum(ep.id not in finished for ep in todo) - len(failures)
     if todo:
-        print(f"ran {len(todo) - len(failures)} episodes in {time.perf_counter() - start:.1f}s")
-    if read_results(out):
+        print(f"ran {len(todo) - len(failures) - not_started} episodes in {time.perf_counter() - start:.1f}s")
+    if finished:
         print(report(out))
         print(f"wrote {out}/{{{RESULTS},{SUMMARY_CSV},{SUMMARY_MD}}} and plots")
+    if not_started:
+        print(f"time limit reached: {not_started} episode(s) not started; run the same command to go on",
+              file=sys.stderr)
     if failures:
         print(f"{len(failures)} episode(s) failed (re-run to retry them):\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
-    return 0
+    return TIME_LIMIT_EXIT if not_started else 0
 
 
 def suite(ns: argparse.Namespace) -> int:
     """``suite NAME``: validate every scenario, run each as a bench into ``DIR/<scenario>/``, then
-    write the leaderboard in DIR. :return: exit code (1 when an episode failed, 130 interrupted)."""
+    write the leaderboard in DIR. :return: exit code (1 when an episode failed, 130 interrupted,
+    75 when ``--time-limit`` stopped it before the end)."""
     from dataselect_env.harness import suites
     try:
         chosen = suites.get(ns.name)
         scenarios = suites.select(chosen, ns.scenarios)
         out = Path(ns.out or f"runs/suite-{chosen.name}")
-        user_kwargs = parse_kv(ns.env_kwargs, "--env-kwargs")
+        user_kwargs, deadline = parse_kv(ns.env_kwargs, "--env-kwargs"), deadline_of(ns.time_limit)
         runs = [(sc, BenchArgs(
             env=sc.env, agents=tuple(ns.agents or chosen.agents), keep=tuple(ns.keep or sc.keep),
             seeds=tuple(ns.seeds or chosen.seeds), epochs=sc.epochs, out=str(out / sc.name),
             frontier=DEFAULT_FRONTIER if ns.frontier is None else tuple(ns.frontier),
             env_kwargs={**sc.env_kwargs, **user_kwargs}, agent_kwargs=parse_agent_kwargs(ns.agent_kwargs),
-            workers=ns.workers, threads=ns.threads, ray=ns.ray, gpus_per_task=ns.gpus_per_task, quiet=ns.quiet))
-            for sc in scenarios]
+            workers=ns.workers, threads=ns.threads, ray=ns.ray, gpus_per_task=ns.gpus_per_task, quiet=ns.quiet,
+            deadline=deadline)) for sc in scenarios]
     except ValueError as err:
         print(f"train_agent.py suite: error: {err}", file=sys.stderr)
         return 2
@@ -172,9 +180,17 @@ def suite(ns: argparse.Namespace) -> int:
         codes.append(bench(args, envs_checked=True))
         if codes[-1] in (2, 130):
             return codes[-1]
-    print(suites.write_suite_leaderboard(out))
-    print(f"wrote {out}/{{leaderboard.md,leaderboard.csv,leaderboard.png}} and each scenario's report")
-    return 1 if any(codes) else 0
+        if codes[-1] == TIME_LIMIT_EXIT:
+            print(f"time limit reached in scenario {sc.name}: the leaderboard covers the episodes so far", flush=True)
+            break
+    try:
+        print(suites.write_suite_leaderboard(out))
+        print(f"wrote {out}/{{leaderboard.md,leaderboard.csv,leaderboard.png}} and each scenario's report")
+    except SystemExit as err:  # stopped by --time-limit before any entry could be ranked
+        if TIME_LIMIT_EXIT not in codes:
+            raise
+        print(f"no leaderboard yet: {err}")
+    return 1 if 1 in codes else TIME_LIMIT_EXIT if TIME_LIMIT_EXIT in codes else 0
 
 
 def report_dir(directory: str) -> int:
@@ -285,6 +301,21 @@ def add_run_flags(parser: argparse.ArgumentParser, env_kwargs_help: str) -> None
                         help="run as Ray tasks: ray.init() or ray.init(address=ADDRESS)")
     parser.add_argument("--gpus-per-task", type=float, default=None, help="Ray GPUs per episode (default 1 if any)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                        help="start no episode after MINUTES from now; the running ones finish and are written, "
+                             f"then the command exits with {TIME_LIMIT_EXIT} (run it again to go on)")
+
+
+def deadline_of(minutes: float | None) -> float | None:
+    """The ``time.monotonic()`` deadline of ``--time-limit MINUTES`` from now; None without a limit.
+
+    :raises ValueError: naming the flag when ``minutes`` is not a positive finite number.
+    """
+    if minutes is None:
+        return None
+    if not 0 < minutes < float("inf"):
+        raise ValueError(f"--time-limit must be a positive number of minutes, got {minutes!r}")
+    return time.monotonic() + 60 * minutes
 
 
 def bench_args(ns: argparse.Namespace) -> BenchArgs:
@@ -293,7 +324,7 @@ def bench_args(ns: argparse.Namespace) -> BenchArgs:
                      frontier=tuple(ns.frontier), epochs=ns.epochs, out=ns.out,
                      env_kwargs=parse_kv(ns.env_kwargs, "--env-kwargs"),
                      agent_kwargs=parse_agent_kwargs(ns.agent_kwargs), workers=ns.workers, threads=ns.threads,
-                     ray=ns.ray, gpus_per_task=ns.gpus_per_task, quiet=ns.quiet)
+                     ray=ns.ray, gpus_per_task=ns.gpus_per_task, quiet=ns.quiet, deadline=deadline_of(ns.time_limit))
 
 
 def train(argv: list[str]) -> int:

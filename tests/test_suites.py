@@ -87,6 +87,15 @@ def test_leaderboard_inputs_are_the_summaries_delta_and_speedup(suite_dir):
     assert checked >= 3
 
 
+def test_a_scenario_with_only_full_data_runs_is_noted_not_ranked(suite_dir):
+    rows = results.read_results(suite_dir / SMOKE.scenarios[0].name)
+    frontier = [r for r in rows if r["agent"].startswith("full")]
+    inputs = suites.leaderboard_inputs({"ranked": rows, "started": frontier})
+    assert all("started" not in per for per in inputs.scores.values())
+    assert f"started: {len(frontier)} episode(s), none ranked yet (only full-data runs so far" in inputs.notes[0]
+    assert not any(n.startswith("ranked:") for n in inputs.notes)
+
+
 def test_report_re_renders_a_suite_directory(suite_dir, capsys):
     before = {p: (suite_dir / p).read_text() for p in ("leaderboard.md", "synthetic-clean/summary.md")}
     for p in before:
@@ -120,6 +129,29 @@ def test_kill_mid_suite_then_rerun_runs_each_episode_exactly_once(tmp_path, caps
         got = [json.loads(line)["id"] for line in lines]
         assert len(got) == len(set(got)) == len(ids) and set(got) == ids, name
     assert (tmp_path / "leaderboard.md").exists()
+
+
+def test_time_limit_stops_the_suite_between_episodes_and_still_writes_the_leaderboard(tmp_path, monkeypatch, capsys):
+    from dataselect_env.harness import run as harness_run
+    sc = SMOKE.scenarios[0]
+    frontier = sum(ep.agent.startswith("full") for ep in plan(BenchArgs(
+        env=sc.env, agents=SMOKE.agents, keep=sc.keep, seeds=(0,), epochs=sc.epochs, env_kwargs=dict(sc.env_kwargs))))
+    calls = [0]
+
+    def time_up(deadline: float | None) -> bool:  # the frontier runs and one entry start, then the time is up
+        calls[0] += 1
+        return calls[0] > frontier + 1
+    monkeypatch.setattr(harness_run, "time_up", time_up)
+    first_two = ",".join(sc.name for sc in SMOKE.scenarios[:2])
+    args = ["suite", "smoke", "--seeds", "0", "--scenarios", first_two, "--out", str(tmp_path), "--quiet",
+            "--time-limit", "60"]
+    assert train_agent.main(args) == train_agent.TIME_LIMIT_EXIT
+    assert len(results.read_results(tmp_path / sc.name)) == frontier + 1
+    assert not (tmp_path / SMOKE.scenarios[1].name).exists()  # no scenario starts once the time is up
+    assert "| random k=0.5 |" in (tmp_path / "leaderboard.md").read_text()
+    out = capsys.readouterr()
+    assert f"time limit reached in scenario {SMOKE.scenarios[0].name}" in out.out
+    assert "run the same command to go on" in out.err
 
 
 @pytest.mark.parametrize("argv, message", [

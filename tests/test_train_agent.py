@@ -209,10 +209,53 @@ def test_two_benches_cannot_write_one_dir(tmp_path):
                 pass
 
 
-def test_workers_2_give_the_same_results_as_workers_1(tmp_path, bench_dir):
+def test_workers_2_give_the_same_results_as_workers_1_also_across_a_time_limit(tmp_path, bench_dir, monkeypatch):
+    monkeypatch.setattr(harness_run, "time_up", time_up_after(3))  # the pool submits 2, then 1 more as one ends
+    assert bench(BenchArgs(**MATRIX, out=str(tmp_path), workers=2, deadline=0.0)) == train_agent.TIME_LIMIT_EXIT
+    assert len(results.read_results(tmp_path)) == 3
+    monkeypatch.undo()
     assert bench(BenchArgs(**MATRIX, out=str(tmp_path), workers=2)) == 0
     assert accuracies(tmp_path) == accuracies(bench_dir)
     assert {r["torch_threads"] for r in results.read_results(tmp_path)} == {1}
+
+
+def time_up_after(n: int):
+    """A stand-in for ``harness.run.time_up`` that says the time is up from its (n+1)-th call on."""
+    calls = [0]
+
+    def time_up(deadline: float | None) -> bool:
+        calls[0] += 1
+        return calls[0] > n
+    return time_up
+
+
+def test_time_limit_starts_no_episode_after_it_then_the_same_command_goes_on(tmp_path, bench_dir, monkeypatch,
+                                                                              capsys):
+    monkeypatch.setattr(harness_run, "time_up", time_up_after(3))  # 3 episodes start, then the time is up
+    args = BenchArgs(**MATRIX, out=str(tmp_path), deadline=0.0)
+    assert bench(args) == train_agent.TIME_LIMIT_EXIT
+    assert len(results.read_results(tmp_path)) == 3  # the running ones finished and were written
+    assert f"time limit reached: {N_EPISODES - 3} episode(s) not started" in capsys.readouterr().err
+    assert (tmp_path / "summary.md").exists()  # the partial run is reported
+    monkeypatch.undo()
+    assert bench(BenchArgs(**MATRIX, out=str(tmp_path))) == 0
+    assert "3 already in" in capsys.readouterr().out
+    ids = [r["id"] for r in results.read_results(tmp_path)]
+    assert len(ids) == len(set(ids)) == N_EPISODES
+    assert accuracies(tmp_path) == accuracies(bench_dir)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--time-limit", "0"], "--time-limit must be a positive number of minutes, got 0.0"),
+    (["--time-limit", "nan"], "--time-limit must be a positive number of minutes, got nan"),
+    (["--time-limit", "5", "--ray"], "--time-limit works with local execution (--workers), not with --ray"),
+])
+def test_bad_time_limit_fails_before_training(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(harness_run, "run_episode", lambda *a, **k: pytest.fail("training started"))
+    for command in (["bench", "--env", ENV], ["suite", "smoke"]):
+        assert train_agent.main([*command, *argv, "--out", str(tmp_path / "out"), "--quiet"]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "out").exists()
 
 
 def test_ray_local_cluster_writes_the_same_results(tmp_path, bench_dir):

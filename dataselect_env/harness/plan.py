@@ -45,6 +45,7 @@ class BenchArgs:
     ray: str | None = None  # None: no Ray; "": ray.init(); else a cluster address
     gpus_per_task: float | None = None  # Ray: GPUs per episode (default: 1 if the cluster has GPUs)
     quiet: bool = False  # no progress bars
+    deadline: float | None = None  # time.monotonic() after which no episode starts (--time-limit); None: no limit
 
 
 @dataclass
@@ -183,6 +184,8 @@ def plan(args: BenchArgs) -> list[Episode]:
     for f in args.frontier:
         if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= MAX_FRONTIER:
             raise ValueError(f"--frontier values must be fractions of the epochs in (0, {MAX_FRONTIER:g}], got {f!r}")
+    if args.deadline is not None and args.ray is not None:
+        raise ValueError("--time-limit works with local execution (--workers), not with --ray")
     if args.workers < 1 or (args.threads is not None and args.threads < 1):
         raise ValueError(f"--workers and --threads must be >= 1, got {args.workers} and {args.threads}")
     specs = list(dict.fromkeys(["full", *args.agents]))

@@ -5,7 +5,8 @@
 - Ray tasks (``--ray [ADDRESS]``): one CPU and, if the cluster has GPUs, one GPU per task.
 
 Every executor hands each finished row to ``on_result`` in the driver (which writes it), and
-reports a failing episode without stopping the others. On an env that knows its corrupted
+reports a failing episode without stopping the others. Local executors start no episode after
+``BenchArgs.deadline`` (``--time-limit``); the ones running then finish and are written. On an env that knows its corrupted
 samples, a row also records what the controller kept (:class:`SelectionDiagnostics`).
 """
 
@@ -21,6 +22,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
@@ -141,10 +143,17 @@ def _init_worker(threads: int | None) -> None:
     torch.set_num_threads(threads or 1)
 
 
+def time_up(deadline: float | None) -> bool:
+    """True once ``time.monotonic()`` has passed ``deadline`` (never for None)."""
+    return deadline is not None and time.monotonic() >= deadline
+
+
 def run_matrix(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict], None]) -> list[str]:
     """Run ``episodes`` in-process, in a spawn pool, or as Ray tasks; call ``on_result`` per row.
 
-    A failing episode is reported and the others go on. :return: the failures' messages.
+    A failing episode is reported and the others go on. Locally, no episode starts after
+    ``args.deadline``; the caller sees the ones left out as episodes with neither a row nor a failure.
+    :return: the failures' messages.
     """
     failures: list[str] = []
 
@@ -156,6 +165,8 @@ def run_matrix(episodes: list[Episode], args: BenchArgs, on_result: Callable[[di
         run_ray(episodes, args, on_result, fail)
     elif args.workers == 1:
         for ep in episodes:
+            if time_up(args.deadline):
+                break
             try:
                 on_result(run_episode(ep, args.threads, args.quiet))
             except Exception as err:  # noqa: BLE001 (one broken episode must not stop the matrix)
@@ -168,11 +179,26 @@ def run_matrix(episodes: list[Episode], args: BenchArgs, on_result: Callable[[di
 
 def run_pool(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict], None],
              fail: Callable[[Episode, BaseException], None]) -> None:
-    """Run ``episodes`` in ``args.workers`` spawned processes (no per-epoch bars: the driver reports rows)."""
+    """Run ``episodes`` in ``args.workers`` spawned processes (no per-epoch bars: the driver reports rows).
+
+    Episodes are submitted in order as workers free up, so that none starts after ``args.deadline``.
+    """
     pool = ProcessPoolExecutor(args.workers, mp.get_context("spawn"), _init_worker, (args.threads,))
-    pending: dict = {}
+    queue, pending = iter(episodes), {}
+
+    def submit_next() -> None:
+        ep = None if time_up(args.deadline) else next(queue, None)
+        if ep is None:
+            return
+        try:
+            pending[pool.submit(run_episode, ep, args.threads or 1, True)] = ep
+        except BrokenProcessPool as err:  # a worker died (e.g. killed for memory): the rest cannot run
+            for rest in (ep, *queue):
+                fail(rest, err)
+
     try:
-        pending = {pool.submit(run_episode, ep, args.threads or 1, True): ep for ep in episodes}
+        for _ in range(args.workers):
+            submit_next()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -181,7 +207,8 @@ def run_pool(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict
                     fail(ep, fut.exception())
                 else:
                     on_result(fut.result())
-    finally:  # on Ctrl-C, drop the queued episodes instead of waiting for them
+                submit_next()
+    finally:  # on Ctrl-C, do not wait for the running episodes
         pool.shutdown(wait=not pending, cancel_futures=True)
 
 

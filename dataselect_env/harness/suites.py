@@ -222,8 +222,10 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
             baselines[name] = same_keep
         elif randoms and keeps[name] is None:  # e.g. infobatch: the random entry nearest in compute
             baselines[name] = min(randoms, key=lambda e: abs(randoms[e] - np.mean(c)))
-    notes = [f"{name} in {scen}: seed(s) {', '.join(map(str, seeds))} outside the frontier's grid of computes "
-             f"(or without a full-data run), left out of Δ" for (name, scen), seeds in outside.items()]
+    notes = [f"{scen}: {len(rows)} episode(s), none ranked yet (only full-data runs so far, or no row within "
+             f"the frontier)" for scen, rows in results.items() if rows and not any(scen in s for s in scores.values())]
+    notes += [f"{name} in {scen}: seed(s) {', '.join(map(str, seeds))} outside the frontier's grid of computes "
+              f"(or without a full-data run), left out of Δ" for (name, scen), seeds in outside.items()]
     return LeaderboardInputs(scores, speedups, baselines, notes)
 
 
