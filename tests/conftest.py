@@ -42,3 +42,19 @@ def one_torch_thread():
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep decoded-array caches of test data out of the user's cache, but share one per session."""
     monkeypatch.setenv("DATASELECT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture
+def time_up_after(monkeypatch):
+    """``time_up_after(n)``: ``harness.run.time_up`` says the time is up from its (n+1)-th call on
+    (``--time-limit`` without waiting); ``monkeypatch.undo()`` lifts it."""
+    from dataselect_env.harness import run
+
+    def install(n: int) -> None:
+        calls = [0]
+
+        def time_up(deadline: float | None) -> bool:
+            calls[0] += 1
+            return calls[0] > n
+        monkeypatch.setattr(run, "time_up", time_up)
+    return install

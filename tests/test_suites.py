@@ -131,17 +131,12 @@ def test_kill_mid_suite_then_rerun_runs_each_episode_exactly_once(tmp_path, caps
     assert (tmp_path / "leaderboard.md").exists()
 
 
-def test_time_limit_stops_the_suite_between_episodes_and_still_writes_the_leaderboard(tmp_path, monkeypatch, capsys):
-    from dataselect_env.harness import run as harness_run
+def test_time_limit_stops_the_suite_between_episodes_and_still_writes_the_leaderboard(tmp_path, capsys,
+                                                                                       time_up_after):
     sc = SMOKE.scenarios[0]
     frontier = sum(ep.agent.startswith("full") for ep in plan(BenchArgs(
         env=sc.env, agents=SMOKE.agents, keep=sc.keep, seeds=(0,), epochs=sc.epochs, env_kwargs=dict(sc.env_kwargs))))
-    calls = [0]
-
-    def time_up(deadline: float | None) -> bool:  # the frontier runs and one entry start, then the time is up
-        calls[0] += 1
-        return calls[0] > frontier + 1
-    monkeypatch.setattr(harness_run, "time_up", time_up)
+    time_up_after(frontier + 1)  # the frontier runs and one entry start, then the time is up
     first_two = ",".join(sc.name for sc in SMOKE.scenarios[:2])
     args = ["suite", "smoke", "--seeds", "0", "--scenarios", first_two, "--out", str(tmp_path), "--quiet",
             "--time-limit", "60"]

@@ -209,8 +209,9 @@ def test_two_benches_cannot_write_one_dir(tmp_path):
                 pass
 
 
-def test_workers_2_give_the_same_results_as_workers_1_also_across_a_time_limit(tmp_path, bench_dir, monkeypatch):
-    monkeypatch.setattr(harness_run, "time_up", time_up_after(3))  # the pool submits 2, then 1 more as one ends
+def test_workers_2_give_the_same_results_as_workers_1_also_across_a_time_limit(tmp_path, bench_dir, monkeypatch,
+                                                                               time_up_after):
+    time_up_after(3)  # the pool submits 2, then 1 more as one ends
     assert bench(BenchArgs(**MATRIX, out=str(tmp_path), workers=2, deadline=0.0)) == train_agent.TIME_LIMIT_EXIT
     assert len(results.read_results(tmp_path)) == 3
     monkeypatch.undo()
@@ -219,19 +220,9 @@ def test_workers_2_give_the_same_results_as_workers_1_also_across_a_time_limit(t
     assert {r["torch_threads"] for r in results.read_results(tmp_path)} == {1}
 
 
-def time_up_after(n: int):
-    """A stand-in for ``harness.run.time_up`` that says the time is up from its (n+1)-th call on."""
-    calls = [0]
-
-    def time_up(deadline: float | None) -> bool:
-        calls[0] += 1
-        return calls[0] > n
-    return time_up
-
-
 def test_time_limit_starts_no_episode_after_it_then_the_same_command_goes_on(tmp_path, bench_dir, monkeypatch,
-                                                                              capsys):
-    monkeypatch.setattr(harness_run, "time_up", time_up_after(3))  # 3 episodes start, then the time is up
+                                                                              capsys, time_up_after):
+    time_up_after(3)  # 3 episodes start, then the time is up
     args = BenchArgs(**MATRIX, out=str(tmp_path), deadline=0.0)
     assert bench(args) == train_agent.TIME_LIMIT_EXIT
     assert len(results.read_results(tmp_path)) == 3  # the running ones finished and were written

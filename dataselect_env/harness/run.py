@@ -6,8 +6,9 @@
 
 Every executor hands each finished row to ``on_result`` in the driver (which writes it), and
 reports a failing episode without stopping the others. Local executors start no episode after
-``BenchArgs.deadline`` (``--time-limit``); the ones running then finish and are written. On an env that knows its corrupted
-samples, a row also records what the controller kept (:class:`SelectionDiagnostics`).
+``BenchArgs.deadline`` (``--time-limit``); the ones running then finish and are written. On an env
+that knows its corrupted samples, a row also records what the controller kept
+(:class:`SelectionDiagnostics`).
 """
 
 from __future__ import annotations
