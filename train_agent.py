@@ -43,6 +43,7 @@ from dataselect_env.harness.plan import (
     Episode,
     bench_epochs,
     check_env,
+    check_precision,
     parse_agent_kwargs,
     parse_kv,
     plan,
@@ -103,8 +104,11 @@ def bench(args: BenchArgs, envs_checked: bool = False) -> int:
         args = defaults_for_machine(args)
         episodes = plan(args)
         out = Path(args.out or default_out(args))
-        done = {r["id"] for r in read_results(out)}
+        rows = read_results(out)
+        done = {r["id"] for r in rows}
         todo = [ep for ep in episodes if ep.id not in done]
+        if args.ray is None:  # with Ray, each worker resolves "auto" on its own machine
+            check_precision(todo, rows, out)
         if not envs_checked:
             check_envs(todo)
     except ValueError as err:
@@ -165,8 +169,12 @@ def suite(ns: argparse.Namespace) -> int:
     for sc, args in runs:  # every scenario checked (arguments, data) before any training
         try:
             episodes = plan(args)
-            done = {r["id"] for r in read_results(args.out)}
-            check_envs([ep for ep in episodes if ep.id not in done])
+            rows = read_results(args.out)
+            done = {r["id"] for r in rows}
+            todo = [ep for ep in episodes if ep.id not in done]
+            if args.ray is None:
+                check_precision(todo, rows, args.out)
+            check_envs(todo)
         except ValueError as err:
             print(f"train_agent.py suite: error: scenario {sc.name}: {err}", file=sys.stderr)
             return 2

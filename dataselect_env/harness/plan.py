@@ -250,6 +250,29 @@ def check_env(env_id: str, env_kwargs: dict[str, Any]) -> None:
         raise ValueError(f"--env {env_id} with --env-kwargs {_shown(env_kwargs)}: {err}") from err
 
 
+def check_precision(episodes: Iterable[Episode], rows: list[dict[str, Any]], out: str | Path) -> None:
+    """Refuse to add episodes to ``out`` in another precision than the rows already there.
+
+    Precision is not part of an episode's id (:data:`NOT_IN_ID`: it says how an episode runs, not
+    which), and ``"auto"`` resolves per machine: bf16 on a CPU with native bf16, fp32 elsewhere. A
+    bench resumed on another machine would otherwise mix numerics in one directory, and a bf16 row
+    would count as done for an fp32 one.
+
+    :raises ValueError: naming both precisions and the ``--env-kwargs precision=...`` that matches.
+    """
+    from dataselect_env.hardware import resolve_device, resolve_precision
+
+    have = sorted({r["precision"] for r in rows if r.get("precision")})
+    for ep in episodes:
+        kw = {**registered_kwargs(ep.env), **ep.env_kwargs}
+        asked = kw.get("precision", "auto")
+        want = resolve_precision(asked, resolve_device(kw.get("device", "auto")))
+        if have and want not in have:
+            raise ValueError(f"{out} holds episodes trained in {', '.join(have)}, but this run would train in "
+                             f"{want} (precision={asked!r} on this machine); comparing them mixes numerics. "
+                             f"Pass --env-kwargs precision={have[0]} to go on with them, or another --out")
+
+
 def _shown(env_kwargs: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in env_kwargs.items() if k != "action_mode") or "(none)"
 

@@ -24,8 +24,10 @@ SUMMARY_CSV, SUMMARY_MD = "summary.csv", "summary.md"
 
 
 def _setting(row: dict[str, Any]) -> str:
+    """What a row is compared within: env, E, resolved precision and the env kwargs that change results."""
     kw = {k: v for k, v in row["env_kwargs"].items() if k not in ("epochs", "action_mode", *NOT_IN_ID)}
-    return f"{row['env']} E={row['bench_epochs']}" + (f" {json.dumps(kw, sort_keys=True)}" if kw else "")
+    return (f"{row['env']} E={row['bench_epochs']} {row.get('precision', '?')}"
+            + (f" {json.dumps(kw, sort_keys=True)}" if kw else ""))
 
 
 def _kwargs(row: dict[str, Any]) -> str:

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = "results.jsonl"
-NOT_IN_ID = ("data_root", "download")  # env kwargs that do not change an episode's result
+# Env kwargs left out of an episode's id: where the data is, and how (not which) an episode runs. Every
+# row records its resolved "device" and "precision"; the report never compares rows of two precisions,
+# and a bench refuses to add rows of another precision to a directory (harness.plan.check_precision).
+NOT_IN_ID = ("data_root", "download", "device", "precision")
 
 
 def read_results(directory: str | Path) -> list[dict[str, Any]]:

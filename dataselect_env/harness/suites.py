@@ -69,7 +69,10 @@ class Suite:
 
 _CPU_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "loss_proportional", "infobatch", "forgetting", "el2n",
                "rho_loss")
-_SMALL = {"model": "small", "val_size": 1000}  # val only steers controllers; test (10,000 images) is reported
+# val only steers controllers; test (10,000 images) is reported. fp32 on every CPU: "auto" would train
+# in bf16 on CPUs with native bf16 and in fp32 elsewhere, and one suite directory never mixes the two.
+_CPU = {"val_size": 1000, "precision": "fp32"}
+_SMALL = {"model": "small", **_CPU}
 
 SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("smoke", "Synthetic-v0 variants, 3 epochs: the harness end to end in well under 2 minutes (tests)", (
@@ -85,7 +88,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
                  "45,000 samples, 10 epochs: the short regime"),
         Scenario("cifar10-10k-e40", "DataSelect/CIFAR10-v0", {**_SMALL, "train_subset": 10000}, 40, (0.3, 0.5),
                  "10,000 samples, 40 epochs: the long regime"),
-        Scenario("cifar10-noisy40-5k-e20", "DataSelect/CIFAR10Noisy40Proxy-v0", {"val_size": 1000}, 20,
+        Scenario("cifar10-noisy40-5k-e20", "DataSelect/CIFAR10Noisy40Proxy-v0", _CPU, 20,
                  (0.3, 0.5), "5,000 samples, 40% symmetric label noise, 20 epochs"),
         Scenario("cifar10-lt100-5k-e20", "DataSelect/CIFAR10LT100-v0", {**_SMALL, "train_subset": 20000}, 20,
                  (0.3, 0.5), "long tail, imbalance 100 of a 20,000 subset (2,000 down to 20 per class, "
