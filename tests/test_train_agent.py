@@ -148,6 +148,31 @@ def test_delta_vs_frontier_on_a_hand_made_results_set():
     assert "| frontier | frontier |" in table
 
 
+def test_rows_of_two_precisions_are_never_compared():
+    row = hand_made_row
+    rows = [row("full", None, 0, 0.90, 10.0), row("full@0.3", 0.3, 0, 0.70, 3.0)]  # fp32 frontier
+    rows += [{**row("ucb", 0.4, 0, 0.80, 4.0), "precision": "bf16"}]
+    assert report.versus_rows(rows)["ucb-0.4-0"].delta_status == "no frontier"  # not against fp32's
+    rows += [{**row(a, k, 0, acc, c), "id": f"{a}-bf16", "precision": "bf16"}
+             for a, k, acc, c in [("full", None, 0.88, 10.0), ("full@0.3", 0.3, 0.68, 3.0)]]
+    assert report.versus_rows(rows)["ucb-0.4-0"].delta == pytest.approx(80 - (68 + 1 / 7 * 20))
+    assert len({s["setting"] for s in report.summarize(rows)}) == 2  # one table per precision
+
+
+def test_a_bench_goes_on_only_in_the_precision_of_its_rows(tmp_path, bench_dir, capsys):
+    rows = (bench_dir / "results.jsonl").read_text().splitlines()
+    (tmp_path / "results.jsonl").write_text("\n".join(rows[:-1]) + "\n")  # one episode left to run
+    have = json.loads(rows[0])["precision"]
+    other = "bf16" if have == "fp32" else "fp32"
+    assert bench(BenchArgs(**MATRIX, out=str(tmp_path), env_kwargs={"precision": other})) == 2
+    err = capsys.readouterr().err
+    assert f"trained in {have}, but this run would train in {other}" in err and f"precision={have}" in err
+    assert len(results.read_results(tmp_path)) == N_EPISODES - 1  # nothing ran
+    # The matching precision, named explicitly, is the same episodes (not part of the id): one more runs.
+    assert bench(BenchArgs(**MATRIX, out=str(tmp_path), env_kwargs={"precision": have})) == 0
+    assert accuracies(tmp_path) == accuracies(bench_dir)
+
+
 def test_plan_runs_the_frontier_grid_and_keeps_old_ids():
     args = BenchArgs(env=ENV, agents=("random",), keep=(0.3,), seeds=(0,), epochs=10)
     epochs = {e.agent: e.env_kwargs["epochs"] for e in plan(args)}
