@@ -26,6 +26,18 @@ def cpu_supports_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (e.g. ``AMD EPYC 7B13``), else the platform's
+    processor or machine string. Results rows carry it: timings compare only within one model."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 @functools.cache  # process-wide: once is enough, however many trainers are built
 def keep_freed_memory() -> bool:
     """Make glibc keep freed memory for reuse instead of handing it back to the OS; True if applied.

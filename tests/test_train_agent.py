@@ -148,6 +148,16 @@ def test_delta_vs_frontier_on_a_hand_made_results_set():
     assert "| frontier | frontier |" in table
 
 
+def test_rows_name_the_cpu_model_and_precision(bench_dir):
+    rows = results.read_results(bench_dir)
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), None)
+    for r in rows:  # timings compare only within one CPU model
+        assert r["device"].startswith("cpu (") and r["device"].endswith(" cores)")
+        assert model is None or model in r["device"]
+        assert r["precision"] in ("fp32", "bf16")
+
+
 def test_rows_of_two_precisions_are_never_compared():
     row = hand_made_row
     rows = [row("full", None, 0, 0.90, 10.0), row("full@0.3", 0.3, 0, 0.70, 3.0)]  # fp32 frontier

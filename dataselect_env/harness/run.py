@@ -131,11 +131,13 @@ class SelectionDiagnostics:
 
 
 def device_name(device: Any) -> str:
-    """``cuda:0 (NVIDIA H100 ...)`` or ``cpu (x86_64, 2 cores)``."""
+    """``cuda:0 (NVIDIA H100 ...)`` or ``cpu (AMD EPYC 7B13, 2 cores)``."""
     import torch
+
+    from dataselect_env.hardware import cpu_model
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    return f"cpu ({cpu_model()}, {os.cpu_count()} cores)"
 
 
 def _init_worker(threads: int | None) -> None:
