@@ -94,6 +94,8 @@ def test_a_scenario_with_only_full_data_runs_is_noted_not_ranked(suite_dir):
     assert all("started" not in per for per in inputs.scores.values())
     assert f"started: {len(frontier)} episode(s), none ranked yet (only full-data runs so far" in inputs.notes[0]
     assert not any(n.startswith("ranked:") for n in inputs.notes)
+    precision, device = rows[0]["precision"], rows[0]["device"]  # where the numbers come from
+    assert f"started ran {len(frontier)} episode(s) in {precision} on {device}" in inputs.notes
 
 
 def test_report_re_renders_a_suite_directory(suite_dir, capsys):

@@ -229,6 +229,8 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
              f"the frontier)" for scen, rows in results.items() if rows and not any(scen in s for s in scores.values())]
     notes += [f"{name} in {scen}: seed(s) {', '.join(map(str, seeds))} outside the frontier's grid of computes "
               f"(or without a full-data run), left out of Δ" for (name, scen), seeds in outside.items()]
+    notes += [f"{scen} ran {len(rows)} episode(s) in {', '.join(sorted({str(r.get('precision')) for r in rows}))} on "
+              f"{'; '.join(sorted({str(r.get('device')) for r in rows}))}" for scen, rows in results.items() if rows]
     return LeaderboardInputs(scores, speedups, baselines, notes)
 
 
