@@ -6,7 +6,8 @@ split, so a refactor that moves code around without changing arithmetic leaves t
 fp32 and one torch thread keep the CPU kernels' order of summation fixed.
 
 History: re-pinned once, by the commit that made an epoch's batches balanced (ceil(n / B) batches
-whose sizes differ by at most one, instead of full batches and a ragged remainder; issue 14).
+whose sizes differ by at most one, instead of full batches and a ragged remainder; issue 14). The
+CIFAR pin gained a second entry, for AVX512 CPUs, when the tests first ran on one (no training change).
 """
 
 from __future__ import annotations
@@ -39,11 +40,24 @@ def test_synthetic_trajectory_is_pinned():
     assert test == 0.847000002861023
 
 
+# fp32 CPU kernels differ in their last bits by instruction set (ATen and oneDNN dispatch on it), and
+# four epochs of a small CIFAR run amplify that into different accuracies: one pin per capability.
+CIFAR_PINS = {
+    # recorded on the 2-core AMD EPYC (AVX2), by the issue-14 re-pin
+    "AVX2": ([0.10000000149011612, 0.18400000035762787, 0.20800000429153442, 0.2840000092983246,
+              0.3160000145435333], 0.30160000920295715),
+    # recorded 2026-12-02 on a 2-core Intel Xeon (AVX512, AMX), the same code; twice, the same numbers
+    "AVX512": ([0.10000000149011612, 0.11400000005960464, 0.24400000274181366, 0.25200000405311584,
+                0.28999999165534973], 0.274399995803833),
+}
+
+
 @pytest.mark.cifar
 def test_cifar_slice_trajectory_is_pinned(cifar_archive):
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability not in CIFAR_PINS:
+        pytest.skip(f"no CIFAR trajectory pinned for CPU capability {capability}; record one with this test's call")
     val, test = trajectory("DataSelect/CIFAR10-v0", 1, 0.5, epochs=4, data_root=str(cifar_archive),
                            train_subset=2000, val_size=500, model="small", batch_size=64, lr=0.05,
                            precision="fp32", device="cpu")
-    assert val == [0.10000000149011612, 0.18400000035762787, 0.20800000429153442, 0.2840000092983246,
-                   0.3160000145435333]
-    assert test == 0.30160000920295715
+    assert (val, test) == CIFAR_PINS[capability]
