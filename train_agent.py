@@ -92,6 +92,20 @@ def check_envs(episodes: list[Episode]) -> None:
             check_env(ep.env, ep.env_kwargs)
 
 
+def not_yet_run(episodes: list[Episode], out: Path, args: BenchArgs) -> list[Episode]:
+    """The episodes not yet in ``out``'s results, checked to train in the precision of those already there.
+
+    :raises ValueError: from :func:`check_precision` (skipped with Ray: each worker resolves ``"auto"``
+        on its own machine).
+    """
+    rows = read_results(out)
+    done = {r["id"] for r in rows}
+    todo = [ep for ep in episodes if ep.id not in done]
+    if args.ray is None:
+        check_precision(todo, rows, out)
+    return todo
+
+
 def bench(args: BenchArgs, envs_checked: bool = False) -> int:
     """Validate, run the missing episodes of the matrix into ``args.out``, then report. :return: exit code.
 
@@ -104,11 +118,7 @@ def bench(args: BenchArgs, envs_checked: bool = False) -> int:
         args = defaults_for_machine(args)
         episodes = plan(args)
         out = Path(args.out or default_out(args))
-        rows = read_results(out)
-        done = {r["id"] for r in rows}
-        todo = [ep for ep in episodes if ep.id not in done]
-        if args.ray is None:  # with Ray, each worker resolves "auto" on its own machine
-            check_precision(todo, rows, out)
+        todo = not_yet_run(episodes, out, args)
         if not envs_checked:
             check_envs(todo)
     except ValueError as err:
@@ -169,12 +179,7 @@ def suite(ns: argparse.Namespace) -> int:
     for sc, args in runs:  # every scenario checked (arguments, data) before any training
         try:
             episodes = plan(args)
-            rows = read_results(args.out)
-            done = {r["id"] for r in rows}
-            todo = [ep for ep in episodes if ep.id not in done]
-            if args.ray is None:
-                check_precision(todo, rows, args.out)
-            check_envs(todo)
+            check_envs(not_yet_run(episodes, Path(args.out), args))
         except ValueError as err:
             print(f"train_agent.py suite: error: scenario {sc.name}: {err}", file=sys.stderr)
             return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import signal
 import subprocess
@@ -149,12 +150,9 @@ def test_delta_vs_frontier_on_a_hand_made_results_set():
 
 
 def test_rows_name_the_cpu_model_and_precision(bench_dir):
-    rows = results.read_results(bench_dir)
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), None)
-    for r in rows:  # timings compare only within one CPU model
-        assert r["device"].startswith("cpu (") and r["device"].endswith(" cores)")
-        assert model is None or model in r["device"]
+    from dataselect_env.hardware import cpu_model
+    for r in results.read_results(bench_dir):  # timings compare only within one CPU model
+        assert r["device"] == f"cpu ({cpu_model()}, {os.cpu_count()} cores)"
         assert r["precision"] in ("fp32", "bf16")
 
 
