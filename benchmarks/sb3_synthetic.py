@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import os
 import statistics
 import subprocess
 import sys
@@ -34,6 +34,7 @@ import torch
 
 import agents
 import dataselect_env  # noqa: F401  (registers the env ids)
+from dataselect_env.hardware import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_ID = "DataSelect/Synthetic-v0"
@@ -138,12 +139,7 @@ def main(argv: list[str] | None = None) -> str:
 
 
 def _cpu_name() -> str:
-    try:
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-        return f"{names[0]} ({len(names)} cores)" if names else platform.processor()
-    except OSError:
-        return platform.processor()
+    return f"{cpu_model()} ({os.cpu_count()} cores)"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """What this machine can do, and the process-wide settings that make it fast.
 
-Platform-specific code lives here and nowhere else: reading ``/proc/cpuinfo`` for bf16 support,
+Platform-specific code lives here and nowhere else: reading ``/proc/cpuinfo`` (bf16 support, the model name),
 glibc's allocator setting, and the ``"auto"`` choices of device and precision.
 """
 
@@ -17,24 +17,27 @@ import torch
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+@functools.cache  # the CPU does not change while a process runs
+def _cpuinfo() -> str:
+    """The text of ``/proc/cpuinfo``, or ``""`` where there is none (not Linux)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def cpu_supports_bf16() -> bool:
     """True if this CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    flags = _cpuinfo()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def cpu_model() -> str:
     """The CPU's model name from ``/proc/cpuinfo`` (e.g. ``AMD EPYC 7B13``), else the platform's
     processor or machine string. Results rows carry it: timings compare only within one model."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
 
 
