@@ -26,7 +26,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from dataselect_env.harness.sb3_train import ARGS_FILE, read_baselines, read_learning_curve  # noqa: E402
+from dataselect_harness.checkpoints import ARGS_FILE  # noqa: E402
+from dataselect_harness.curves import read_baselines, read_learning_curve  # noqa: E402
 
 KEY = "mean_val_vs_frontier"
 

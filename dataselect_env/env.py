@@ -17,8 +17,10 @@ import torch
 from gymnasium import spaces
 
 from . import data as data_mod
+from . import reference
 from . import stats as st
 from .config import EnvConfig
+from .frontier import Frontier, accuracy_at, delta_vs_frontier
 from .trainer import TRAIN_COST, Trainer, resolve
 
 FORWARD_COST = 1.0 / 3.0  # a forward-only pass costs a third of a training pass (fwd + bwd)
@@ -326,7 +328,7 @@ class DataSelectEnv(gym.Env):
         """
         if self.trainer is None:
             raise RuntimeError("call reset() before score_samples()")
-        scores = self.trainer.forward_stats(self.splits.x_train, self.splits.y_train)
+        scores = self.trainer.forward_stats(self.splits.x_train, self.splits.y_train, scores=True)
         self.ledger.compute += FORWARD_COST
         return {k: v.cpu().numpy() for k, v in scores.items()}
 
@@ -364,20 +366,8 @@ class DataSelectEnv(gym.Env):
             return self._irreducible[key].copy()
         if self.n < 2:
             raise ValueError(f"irreducible_loss needs at least 2 training samples to cross-fit, got N={self.n}")
-        seeds = np.random.SeedSequence([self.trainer.gen.initial_seed(), 0x5E1EC7]).generate_state(3)
-        y = self.splits.y_train.cpu().numpy()
-        half_a = data_mod.stratified_indices(y, self.n // 2, np.random.default_rng(int(seeds[0])))
-        half_b = np.setdiff1d(np.arange(self.n), half_a)
-        loss = torch.empty(self.n, device=self.device)
-        ref_flops = 0.0
-        for train_half, score_half, seed in ((half_a, half_b, seeds[1]), (half_b, half_a, seeds[2])):
-            ref = Trainer(self.splits, ref_cfg, self.device, self.precision, int(seed))
-            train_idx = torch.from_numpy(train_half).to(self.device)
-            score_idx = torch.from_numpy(score_half).to(self.device)
-            for epoch in range(epochs):
-                ref.train_epoch(epoch, train_idx)
-            loss[score_idx] = ref.forward_stats(self.splits.x_train[score_idx], self.splits.y_train[score_idx])["loss"]
-            ref_flops += ref.flops
+        loss, ref_flops = reference.cross_fitted_loss(self.splits, ref_cfg, self.device, self.precision,
+                                                      self.trainer.gen.initial_seed())
         self.trainer.flops += ref_flops  # the episode's FLOPs (info["flops"]) are the trainer's count
         self.ledger.compute += ref_flops / (TRAIN_COST * self.trainer.flops_per_forward * self.n)
         self._irreducible[key] = loss.cpu().numpy().astype(np.float32)
@@ -396,26 +386,36 @@ class DataSelectEnv(gym.Env):
 
         :param compute: cumulative compute in full-epoch units, e.g. ``info["compute"]``.
         """
+        frontier, c = self._val_frontier(compute)
+        return accuracy_at(frontier, c)
+
+    def frontier_delta(self, compute: float, accuracy: float) -> float:
+        """``accuracy`` minus :meth:`frontier_val_accuracy` at ``compute``, in points (100 x), with
+        :func:`dataselect_env.frontier.delta_vs_frontier`, the Δ of the benchmark's report: the
+        ``"vs_frontier"`` reward and the learning curves' validation Δ.
+
+        :param compute: cumulative compute in full-epoch units (clipped to ``[0, epochs]``).
+        :param accuracy: a validation accuracy in [0, 1], e.g. ``info["val_accuracy"]``.
+        """
+        frontier, c = self._val_frontier(compute)
+        return 100.0 * delta_vs_frontier(frontier, c, accuracy)
+
+    def _val_frontier(self, compute: float) -> tuple[Frontier, float]:
+        """The frontier's points around ``compute`` (E' = floor and ceil, validation accuracy, each
+        run cached per (seed, E')) and ``compute`` clipped to ``[0, epochs]``."""
         if self.trainer is None:
             raise RuntimeError("call reset() before frontier_val_accuracy()")
         c = min(max(float(compute), 0.0), float(self.epochs))
-        lo, hi = math.floor(c), math.ceil(c)
-        a_lo, a_hi = self._full_data_val(lo), self._full_data_val(hi)
-        return a_lo + (c - lo) * (a_hi - a_lo)
+        points = sorted({math.floor(c), math.ceil(c)})
+        return Frontier.from_points(points, [self._full_data_val(e) for e in points]), c
 
     def _full_data_val(self, epochs: int) -> float:
-        seed = self.trainer.gen.initial_seed()
-        key = (seed, epochs)
+        key = (self.trainer.gen.initial_seed(), epochs)
         if key not in self._frontier:
-            run = Trainer(self.splits, replace(self.config.train, epochs=max(epochs, 1)), self.device,
-                          self.precision, seed)
-            everything = torch.arange(self.n, device=self.device)
-            for epoch in range(epochs):
-                if run.train_epoch(epoch, everything).diverged:
-                    break
             if len(self._frontier) >= FRONTIER_CACHE:
                 self._frontier.pop(next(iter(self._frontier)))
-            self._frontier[key] = run.evaluate(self.splits.x_val, self.splits.y_val)[0]
+            self._frontier[key] = reference.full_data_val_accuracy(self.splits, self.config.train, self.device,
+                                                                   self.precision, key[0], epochs)
         return self._frontier[key]
 
     def check_action(self, action: Any) -> np.ndarray:
@@ -460,7 +460,7 @@ class DataSelectEnv(gym.Env):
         if not terminated:
             return 0.0
         if r.reward == "vs_frontier":
-            return 100.0 * (self.val_accuracy - self.frontier_val_accuracy(self.ledger.compute))
+            return self.frontier_delta(self.ledger.compute, self.val_accuracy)
         return 100.0 * self.val_accuracy - r.lam * self.ledger.compute
 
     def _info(self) -> dict[str, Any]:

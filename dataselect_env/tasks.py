@@ -301,6 +301,13 @@ class TaskEnv(gym.Env):
             raise RuntimeError("call reset() before frontier_val_accuracy()")
         return self.inner.frontier_val_accuracy(compute)
 
+    def frontier_delta(self, compute: float, accuracy: float) -> float:
+        """The current task's validation Δ vs its full-data frontier, in points
+        (:meth:`DataSelectEnv.frontier_delta <dataselect_env.env.DataSelectEnv.frontier_delta>`)."""
+        if self.inner is None:
+            raise RuntimeError("call reset() before frontier_delta()")
+        return self.inner.frontier_delta(compute, accuracy)
+
     # ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Draw a task (or take ``options["task"]``), build or reuse its env, start its episode."""

@@ -213,10 +213,11 @@ class Trainer:
         return bool(torch.stack(checks).all())
 
     @torch.no_grad()
-    def forward_stats(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Eval-mode forward pass over ``x``: per-sample ``loss``, ``correct``, ``margin``,
-        ``el2n`` (norm of softmax minus one-hot, Paul et al. 2021) and ``grand`` (last-layer
-        gradient norm, ``||p - y|| * sqrt(||h||^2 + 1)``, the GraNd approximation). Counted in ``flops``."""
+    def forward_stats(self, x: torch.Tensor, y: torch.Tensor, scores: bool = False) -> dict[str, torch.Tensor]:
+        """Eval-mode forward pass over ``x``: per-sample ``loss``, ``correct`` and ``margin``; with
+        ``scores``, also the static-pruning scores ``el2n`` (norm of softmax minus one-hot, Paul et
+        al. 2021) and ``grand`` (last-layer gradient norm, ``||p - y|| * sqrt(||h||^2 + 1)``, the
+        GraNd approximation). Counted in ``flops``."""
         self.model.eval()
         self.flops += self.flops_per_forward * len(y)
         body, head = self.model[:-1], self.model[-1]
@@ -228,9 +229,10 @@ class Trainer:
                 h = body(xb)
                 logits = head(h)
             stats = per_sample_stats(logits, yb)
-            err = logits.float().softmax(1) - F.one_hot(yb, logits.shape[1]).float()
-            stats["el2n"] = err.norm(dim=1)
-            stats["grand"] = stats["el2n"] * (h.float().square().sum(1) + 1).sqrt()
+            if scores:
+                err = logits.float().softmax(1) - F.one_hot(yb, logits.shape[1]).float()
+                stats["el2n"] = err.norm(dim=1)
+                stats["grand"] = stats["el2n"] * (h.float().square().sum(1) + 1).sqrt()
             for k, v in stats.items():
                 out.setdefault(k, []).append(v)
         return {k: torch.cat(v) for k, v in out.items()}

@@ -48,7 +48,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 def time_up_after(monkeypatch):
     """``time_up_after(n)``: ``harness.run.time_up`` says the time is up from its (n+1)-th call on
     (``--time-limit`` without waiting); ``monkeypatch.undo()`` lifts it."""
-    from dataselect_env.harness import run
+    from dataselect_harness import run
 
     def install(n: int) -> None:
         calls = [0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dataselect_env.harness.frontier import (
+from dataselect_env.frontier import (
     Frontier,
     accuracy_at,
     compute_for,

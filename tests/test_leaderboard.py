@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from dataselect_env.harness.leaderboard import (
+from dataselect_harness.leaderboard import (
     CSV_COLUMNS,
     aggregate_table,
     prob_improvement,

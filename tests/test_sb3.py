@@ -22,10 +22,12 @@ import agents  # noqa: E402
 import dataselect_env  # noqa: E402, F401
 from agents.sb3_policies import DeepSetsPolicy  # noqa: E402
 from dataselect_env import EMA_LOSS, LAST_LOSS, SAMPLE_FEATURES  # noqa: E402
-from dataselect_env.harness import sb3_train  # noqa: E402
-from dataselect_env.harness.plan import parse_kv  # noqa: E402
-from dataselect_env.harness.sb3_train import SB3TrainArgs, add_train_arguments, from_namespace, train  # noqa: E402
 from dataselect_env.wrappers import LinearScore, LinearScoreTransform, LossBins, LossBinsTransform, allocate  # noqa: E402
+from dataselect_harness import checkpoints, curves  # noqa: E402
+from dataselect_harness import train as training  # noqa: E402
+from dataselect_harness.options import from_namespace  # noqa: E402
+from dataselect_harness.plan import parse_kv  # noqa: E402
+from dataselect_harness.train import TrainArgs, add_train_arguments, train  # noqa: E402
 
 SYN = "DataSelect/Synthetic-v0"
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +123,7 @@ def test_deepsets_policy_has_n_independent_parameters_and_one_logit_per_sample()
                                                   ("sac", "bins", 24), ("td3", "linear", 24)])
 def test_each_interface_trains_saves_loads_and_acts_on_another_n(tmp_path, algo, interface, steps):
     keep = None if interface == "set" else 0.3
-    out = train(SB3TrainArgs(algo=algo, interface=interface, keep=keep, timesteps=steps, out=tmp_path / "m",
+    out = train(TrainArgs(algo=algo, interface=interface, keep=keep, timesteps=steps, out=tmp_path / "m",
                              env_kwargs=SMALL, progress_bar=False, checkpoints=2))
     meta = json.loads((out / "interface.json").read_text())
     assert meta["env_steps"] >= steps and meta["n_train"] == 600 and (out / "vecnormalize.pkl").is_file()
@@ -147,9 +149,9 @@ def test_train_command_line_arguments_and_errors(tmp_path):
                             'synthetic={"label_noise": 0.4}', "--out", str(tmp_path)])
     assert parse_kv(ns.env_kwargs) == {"epochs": 4, "synthetic": {"label_noise": 0.4}}
     with pytest.raises(ValueError, match="--keep"):
-        train(SB3TrainArgs(interface="linear", keep=None))
+        train(TrainArgs(interface="linear", keep=None))
     with pytest.raises(ValueError, match="ppo or a2c"):
-        train(SB3TrainArgs(algo="sac", interface="set"))
+        train(TrainArgs(algo="sac", interface="set"))
     with pytest.raises(ValueError, match="not a model directory"):
         agents.make("sb3", path=tmp_path)
 
@@ -159,25 +161,25 @@ def test_train_command_line_flags_for_long_runs(tmp_path):
 
     parser = argparse.ArgumentParser()
     add_train_arguments(parser)
-    cfg = from_namespace(parser.parse_args(
+    cfg = from_namespace(TrainArgs, parser.parse_args(
         ["--algo", "ars", "--interface", "linear", "--env", TASKS, "--n-envs", "4", "--checkpoint-every", "500",
          "--resume", "--reward", "terminal", "--eval-tasks", "3", "--algo-kwargs", "n_delta=4", "--out", str(tmp_path)]))
     assert (cfg.algo, cfg.n_envs, cfg.checkpoint_every, cfg.resume, cfg.reward, cfg.eval_tasks) == \
         ("ars", 4, 500, True, "terminal", 3)
     assert cfg.algo_kwargs == {"n_delta": 4} and cfg.keep is None  # the tasks set the keep fraction
     with pytest.raises(ValueError, match="--out"):
-        train(SB3TrainArgs(resume=True))
+        train(TrainArgs(resume=True))
     with pytest.raises(ValueError, match="ppo or a2c"):
-        train(SB3TrainArgs(algo="ars", interface="set"))
+        train(TrainArgs(algo="ars", interface="set"))
     with pytest.raises(ValueError, match="not both"):
-        train(SB3TrainArgs(env=TASKS, keep=0.3, env_kwargs={"keep": [0.2, 0.4]}))
+        train(TrainArgs(env=TASKS, keep=0.3, env_kwargs={"keep": [0.2, 0.4]}))
 
 
 def test_resume_continues_a_stopped_run_to_the_same_total(tmp_path, monkeypatch):
     """Stopped right after its second checkpoint, the run resumes from it: model, VecNormalize, step count."""
-    args = SB3TrainArgs(env=TASKS, interface="bins", timesteps=40, checkpoint_every=8, out=tmp_path / "m",
+    args = TrainArgs(env=TASKS, interface="bins", timesteps=40, checkpoint_every=8, out=tmp_path / "m",
                         env_kwargs=CHEAP_TASKS, progress_bar=False, eval_tasks=1, resume=True)  # 4-step rollouts
-    save = sb3_train.RolloutCheckpoint.save
+    save = checkpoints.RolloutCheckpoint.save
 
     def save_then_stop(self):
         ckpt = save(self)
@@ -185,50 +187,50 @@ def test_resume_continues_a_stopped_run_to_the_same_total(tmp_path, monkeypatch)
             raise KeyboardInterrupt("stopped")
         return ckpt
 
-    monkeypatch.setattr(sb3_train.RolloutCheckpoint, "save", save_then_stop)
+    monkeypatch.setattr(checkpoints.RolloutCheckpoint, "save", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         train(args)
-    monkeypatch.setattr(sb3_train.RolloutCheckpoint, "save", save)
+    monkeypatch.setattr(checkpoints.RolloutCheckpoint, "save", save)
     assert not (tmp_path / "m" / "model.zip").exists()
     loaded = []
-    load = sb3_train.VecNormalize.load
-    monkeypatch.setattr(sb3_train.VecNormalize, "load", lambda path, venv: loaded.append(path) or load(path, venv))
+    load = training.VecNormalize.load
+    monkeypatch.setattr(training.VecNormalize, "load", lambda path, venv: loaded.append(path) or load(path, venv))
     out = train(args)
     meta = json.loads((out / "interface.json").read_text())
     assert meta["env_steps"] == 40 and meta["resumed_from"]["env_steps"] == 16
     assert loaded == [str(out / "checkpoints" / "model_vecnormalize_16_steps.pkl")]
     vec_normalize = agents.SB3Agent.load(out).vec_normalize
     assert vec_normalize.ret_rms.count == pytest.approx(40, abs=0.01)  # statistics of all 40 steps, not the last 24
-    steps = [row["env_steps"] for row in sb3_train.read_learning_curve(out)]
+    steps = [row["env_steps"] for row in curves.read_learning_curve(out)]
     assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 40
-    assert all(math.isfinite(row["mean_val_vs_frontier"]) for row in sb3_train.read_learning_curve(out))
+    assert all(math.isfinite(row["mean_val_vs_frontier"]) for row in curves.read_learning_curve(out))
     assert train(args) == out and json.loads((out / "interface.json").read_text())["env_steps"] == 40  # done: no-op
 
 
 def test_eval_baselines_play_hand_written_agents_on_the_held_out_tasks(tmp_path):
-    args = SB3TrainArgs(env=TASKS, interface="bins", timesteps=8, checkpoint_every=8, out=tmp_path / "m",
+    args = TrainArgs(env=TASKS, interface="bins", timesteps=8, checkpoint_every=8, out=tmp_path / "m",
                         env_kwargs=CHEAP_TASKS, progress_bar=False, eval_tasks=2, eval_baselines=("random", "ucb"))
     out = train(args)
-    rows = sb3_train.read_baselines(out)
+    rows = curves.read_baselines(out)
     assert [r["agent"] for r in rows] == ["random", "ucb"] and all(r["episodes"] == 2 for r in rows)
-    curve = sb3_train.read_learning_curve(out)
+    curve = curves.read_learning_curve(out)
     assert rows[0]["mean_compute"] == rows[1]["mean_compute"] == curve[0]["mean_compute"] < 2  # each task's keep
     assert (out / "learning_curve.png").exists() or importlib.util.find_spec("matplotlib") is None
     all_data = dataclasses.replace(args, out=tmp_path / "k1", env_kwargs={**CHEAP_TASKS, "keep": [1.0, 1.0]},
                                    eval_baselines=("random",))
-    row = sb3_train.read_baselines(train(all_data))[0]
+    row = curves.read_baselines(train(all_data))[0]
     assert row["mean_compute"] == 2 and row["mean_val_vs_frontier"] == 0.0  # all data, whole schedule: the frontier
     with pytest.raises(ValueError, match="--eval-tasks"):
-        train(SB3TrainArgs(eval_baselines=("random",)))
+        train(TrainArgs(eval_baselines=("random",)))
     with pytest.raises(ValueError, match="unknown agent|registered"):
-        train(SB3TrainArgs(eval_tasks=1, eval_baselines=("no_such_agent",)))
+        train(TrainArgs(eval_tasks=1, eval_baselines=("no_such_agent",)))
 
 
 @pytest.mark.parametrize("algo,interface,n_envs,reward", [("ppo", "bins", 2, "vs_frontier"), ("ars", "linear", 1, None),
                                                          ("ppo", "set", 1, None)])
 def test_each_interface_trains_on_tasks_and_plays_in_the_bench_path(tmp_path, algo, interface, n_envs, reward):
     kwargs = {"n_delta": 2} if algo == "ars" else {}
-    out = train(SB3TrainArgs(algo=algo, interface=interface, env=TASKS, timesteps=16, n_envs=n_envs, reward=reward,
+    out = train(TrainArgs(algo=algo, interface=interface, env=TASKS, timesteps=16, n_envs=n_envs, reward=reward,
                              out=tmp_path / "m", env_kwargs=CHEAP_TASKS, progress_bar=False, algo_kwargs=kwargs))
     meta = json.loads((out / "interface.json").read_text())
     assert meta["env_steps"] >= 16 and meta["task_features"] and meta["default_keep"] == 0.45
@@ -245,7 +247,7 @@ def test_each_interface_trains_on_tasks_and_plays_in_the_bench_path(tmp_path, al
 @pytest.mark.parametrize("interface", ["bins", "linear", "set"])
 def test_each_interface_trains_on_the_proxy_and_acts_on_another_n(tmp_path, cifar_archive, interface):
     proxy = {"data_root": str(cifar_archive), "train_subset": 500, "val_size": 500, "epochs": 2}
-    out = train(SB3TrainArgs(env="DataSelect/CIFAR10Proxy-v0", interface=interface, keep=0.3, timesteps=2,
+    out = train(TrainArgs(env="DataSelect/CIFAR10Proxy-v0", interface=interface, keep=0.3, timesteps=2,
                              n_steps=2, out=tmp_path / "m", env_kwargs=proxy, progress_bar=False))  # one episode
     env = gym.make("DataSelect/CIFAR10Proxy-v0", **{**proxy, "train_subset": 300})
     info = agents.play_episode(agents.make("sb3", path=out, keep=0.3), env, seed=0)

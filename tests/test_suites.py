@@ -20,8 +20,8 @@ sys.path.insert(0, str(REPO))
 
 import train_agent  # noqa: E402
 from dataselect_env.config import EnvConfig  # noqa: E402
-from dataselect_env.harness import report, results, suites  # noqa: E402
-from dataselect_env.harness.plan import BenchArgs, plan  # noqa: E402
+from dataselect_harness import report, results, suites  # noqa: E402
+from dataselect_harness.plan import BenchArgs, plan  # noqa: E402
 
 SMOKE = suites.SUITES["smoke"]
 SCENARIO_FILES = ("results.jsonl", "summary.csv", "summary.md", "pareto.png", "curves.png")

@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import train_agent  # noqa: E402
-from dataselect_env.harness import report, results  # noqa: E402
-from dataselect_env.harness import run as harness_run  # noqa: E402
-from dataselect_env.harness.plan import BenchArgs, Episode, parse_agent_kwargs, parse_kv, plan  # noqa: E402
+from dataselect_harness import report, results  # noqa: E402
+from dataselect_harness import run as harness_run  # noqa: E402
+from dataselect_harness.plan import BenchArgs, Episode, parse_agent_kwargs, parse_kv, plan  # noqa: E402
 from train_agent import bench  # noqa: E402
 
 ENV = "DataSelect/Synthetic-v0"
@@ -379,18 +379,18 @@ def test_main_job_defaults_pick_the_net_for_the_machine(monkeypatch):
 
 
 def test_train_subcommand_delegates_or_says_what_is_missing(monkeypatch, capsys, tmp_path):
-    from dataselect_env import harness
-    fake = types.ModuleType("dataselect_env.harness.sb3_train")
+    import dataselect_harness as harness
+    fake = types.ModuleType("dataselect_harness.train")
     fake.add_train_arguments = lambda parser: parser.add_argument("--timesteps", type=int)
     fake.train = lambda args: tmp_path / f"model-{args.timesteps}"
-    monkeypatch.setitem(sys.modules, "dataselect_env.harness.sb3_train", fake)
-    monkeypatch.setattr(harness, "sb3_train", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "dataselect_harness.train", fake)
+    monkeypatch.setattr(harness, "train", fake, raising=False)
     assert train_agent.main(["train", "--timesteps", "7"]) == 0
     assert f"sb3:{tmp_path / 'model-7'}" in capsys.readouterr().out
-    monkeypatch.setitem(sys.modules, "dataselect_env.harness.sb3_train", None)
-    monkeypatch.delattr(harness, "sb3_train")
+    monkeypatch.setitem(sys.modules, "dataselect_harness.train", None)
+    monkeypatch.delattr(harness, "train")
     assert train_agent.main(["train"]) == 2
-    assert "harness/sb3_train.py" in capsys.readouterr().err
+    assert "dataselect_harness/train.py" in capsys.readouterr().err
 
 
 def test_sb3_policy_trained_by_train_is_benchmarked_like_any_agent(tmp_path):

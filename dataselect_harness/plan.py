@@ -13,11 +13,13 @@ import hashlib
 import inspect
 import json
 import math
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .options import csv_of, option
 from .results import NOT_IN_ID
 
 DEFAULT_ENV = "DataSelect/CIFAR10-v0"
@@ -27,25 +29,56 @@ MAX_FRONTIER = 4.0  # largest frontier fraction: up to 4x the bench's epochs
 RESERVED_ENV_KWARGS = {"action_mode": "it is set per agent from the agent's action_mode attribute"}
 
 
+TIME_LIMIT_FLAG = "--time-limit"
+
+
+def deadline_of(minutes: float | None) -> float | None:
+    """The ``time.monotonic()`` deadline of ``--time-limit MINUTES`` from now; None without a limit.
+
+    :raises ValueError: naming the flag when ``minutes`` is not a positive finite number.
+    """
+    if minutes is None:
+        return None
+    if not 0 < minutes < float("inf"):
+        raise ValueError(f"{TIME_LIMIT_FLAG} must be a positive number of minutes, got {minutes!r}")
+    return time.monotonic() + 60 * minutes
+
+
 @dataclass
 class BenchArgs:
-    """Arguments of a benchmark (``train_agent.py bench``); the defaults are the main job."""
+    """Arguments of a benchmark (``train_agent.py bench``); the defaults are the main job.
 
-    env: str = DEFAULT_ENV  # gymnasium id
-    agents: tuple[str, ...] = DEFAULT_AGENTS  # registered names, pkg.mod:Class, file.py:Class, sb3:PATH
-    keep: tuple[float, ...] = (0.3, 0.5)  # keep fractions in (0, 1]
-    frontier: tuple[float, ...] = DEFAULT_FRONTIER  # full-data frontier grid: fractions f > 0 of E (keeps added)
-    seeds: tuple[int, ...] = (0, 1, 2)  # episode seeds: env.reset(seed=s); agents seed from the env
-    epochs: int | None = None  # schedule length E (default: the env's, 10)
-    out: str | None = None  # results directory (default: runs/<env>-<model>-E<E>)
-    env_kwargs: dict[str, Any] = field(default_factory=dict)  # extra gym.make kwargs
-    agent_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)  # per agent spec
-    workers: int = 1  # local processes (spawn)
-    threads: int | None = None  # torch threads per episode (default: 1 with workers > 1 or Ray)
-    ray: str | None = None  # None: no Ray; "": ray.init(); else a cluster address
-    gpus_per_task: float | None = None  # Ray: GPUs per episode (default: 1 if the cluster has GPUs)
-    quiet: bool = False  # no progress bars
-    deadline: float | None = None  # time.monotonic() after which no episode starts (--time-limit); None: no limit
+    Each field is one flag of ``bench`` (and, from ``agents`` on, of ``suite``): the help below is
+    the command line's (:mod:`.options`).
+    """
+
+    env: str = option(DEFAULT_ENV, "gymnasium id")
+    agents: tuple[str, ...] = option(DEFAULT_AGENTS, "comma list: registered names, pkg.mod:Class, file.py:Class, "
+                                     "sb3:models/NAME; full and the frontier full@f always run",
+                                     type=csv_of(str, "--agents"))
+    keep: tuple[float, ...] = option((0.3, 0.5), "keep fractions in (0, 1]", type=csv_of(float, "--keep"))
+    seeds: tuple[int, ...] = option((0, 1, 2), "episode seeds: env.reset(seed=s); agents seed from the env",
+                                    type=csv_of(int, "--seeds"))
+    frontier: tuple[float, ...] = option(DEFAULT_FRONTIER, "full-data frontier: full also runs round(f*E) epochs for "
+                                         "each f (and each keep); '' for the keeps only",
+                                         type=csv_of(float, "--frontier"), metavar="F,F,...")
+    epochs: int | None = option(None, "schedule length E (default: the env's)", type=int)
+    out: str | None = option(None, "results directory (default runs/<env>-<model>-E<E>)")
+    env_kwargs: dict[str, Any] = option(help="extra env kwargs, e.g. train_subset=10000 model=small data_root=PATH",
+                                        default_factory=dict, cli_default=[], nargs="+", action="extend", metavar="K=V",
+                                        convert=lambda items: parse_kv(items, "--env-kwargs"))
+    agent_kwargs: dict[str, dict[str, Any]] = option(
+        help="agent constructor kwargs, e.g. ucb.c=0.5 infobatch.prune_ratio=0.7", default_factory=dict, cli_default=[],
+        nargs="+", action="extend", metavar="AGENT.K=V", convert=lambda items: parse_agent_kwargs(items))
+    workers: int = option(1, "local worker processes (spawn)", type=int)
+    threads: int | None = option(None, "torch threads per episode (default 1 with workers/Ray)", type=int)
+    ray: str | None = option(None, "run as Ray tasks: ray.init() or ray.init(address=ADDRESS)", nargs="?", const="",
+                             metavar="ADDRESS")
+    gpus_per_task: float | None = option(None, "Ray GPUs per episode (default 1 if any)", type=float)
+    quiet: bool = option(False, "no progress bars", action="store_true")
+    deadline: float | None = option(None, "start no episode after MINUTES from now; the running ones finish and are "
+                                    "written, then the command exits with 75 (run it again to go on)",
+                                    flag=TIME_LIMIT_FLAG, type=float, metavar="MINUTES", convert=deadline_of)
 
 
 @dataclass

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .frontier import Frontier, delta_vs_frontier, effective_speedup
+from dataselect_env.frontier import Frontier, delta_vs_frontier, effective_speedup
+
 from .results import NOT_IN_ID, RESULTS, read_results
 
 SUMMARY_CSV, SUMMARY_MD = "summary.csv", "summary.md"

@@ -7,7 +7,7 @@ of improvement over a baseline, each with a *stratified* bootstrap CI (seeds res
 each scenario, the set of scenarios kept fixed).
 
 Input everywhere is a plain mapping ``scores[agent][scenario] -> 1-D array of per-seed values``
-(Δ vs the full-data frontier in percentage points, see :mod:`dataselect_env.harness.frontier`).
+(Δ vs the full-data frontier in percentage points, see :mod:`dataselect_env.frontier`).
 Seed counts may differ between scenarios and an agent may lack some scenarios.
 
 Why not call ``rliable`` directly: its score matrices have shape ``(runs, tasks)``, i.e. the

@@ -1,0 +1,224 @@
+"""The verbs ``bench``, ``suite`` and ``report`` of ``train_agent.py``: validate, run the missing
+episodes into a results directory, report; for a suite, one bench per scenario and the leaderboard.
+
+A bench checks everything before any training (:func:`~.plan.plan`, each env built once), skips the
+episodes already in ``results.jsonl`` (so the same command resumes), writes each finished episode
+as it lands (a crash loses only the episodes in flight), prints one flushed line per episode (also
+when the output is a file) and renders the report at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .options import from_namespace
+from .plan import (
+    DEFAULT_FRONTIER,
+    BenchArgs,
+    Episode,
+    bench_epochs,
+    check_env,
+    check_precision,
+    deadline_of,
+    plan,
+    registered_kwargs,
+)
+from .report import SUMMARY_CSV, SUMMARY_MD, report
+from .results import RESULTS, read_results, results_writer
+
+REPO = Path(__file__).resolve().parent.parent
+TIME_LIMIT_EXIT = 75  # EX_TEMPFAIL: --time-limit stopped the run before the end; the same command resumes it
+
+
+def git_commit() -> str | None:
+    """HEAD of the repository holding this file (``+dirty`` with uncommitted changes), or None."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def defaults_for_machine(args: BenchArgs) -> BenchArgs:
+    """Pick the `fast` net on CUDA, else `small` on CPU, unless the env or the user sets ``model``; say which."""
+    import torch
+    registered = registered_kwargs(args.env)
+    if "model" not in registered and "model" not in args.env_kwargs:
+        cuda = torch.cuda.is_available() and args.env_kwargs.get("device", "auto") != "cpu"
+        args.env_kwargs["model"] = "fast" if cuda else "small"
+        print(f"{'CUDA (' + torch.cuda.get_device_name() + ')' if cuda else 'no CUDA: CPU'} -> "
+              f"model={args.env_kwargs['model']} (override with --env-kwargs model=...)")
+    if registered.get("dataset", "") != "synthetic" and "data_root" not in args.env_kwargs:
+        from dataselect_env.data import data_root
+        print(f"data: {data_root()} (set DATASELECT_DATA or --env-kwargs data_root=...)")
+    return args
+
+
+def check_envs(episodes: list[Episode]) -> None:
+    """Build each distinct env of the matrix once (data loaded, arguments validated) before any episode."""
+    seen = set()
+    for ep in episodes:
+        key = json.dumps([ep.env, {k: v for k, v in ep.env_kwargs.items() if k != "epochs"}], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            check_env(ep.env, ep.env_kwargs)
+
+
+def not_yet_run(episodes: list[Episode], out: Path, args: BenchArgs) -> list[Episode]:
+    """The episodes not yet in ``out``'s results, checked to train in the precision of those already there.
+
+    :raises ValueError: from :func:`check_precision` (skipped with Ray: each worker resolves ``"auto"``
+        on its own machine).
+    """
+    rows = read_results(out)
+    done = {r["id"] for r in rows}
+    todo = [ep for ep in episodes if ep.id not in done]
+    if args.ray is None:
+        check_precision(todo, rows, out)
+    return todo
+
+
+def bench(args: BenchArgs, envs_checked: bool = False) -> int:
+    """Validate, run the missing episodes of the matrix into ``args.out``, then report. :return: exit code.
+
+    :param envs_checked: the caller (``suite``) has already built each env of the matrix once.
+    """
+    from tqdm.auto import tqdm
+
+    from .run import run_matrix
+    try:
+        args = defaults_for_machine(args)
+        episodes = plan(args)
+        out = Path(args.out or default_out(args))
+        todo = not_yet_run(episodes, out, args)
+        if not envs_checked:
+            check_envs(todo)
+    except ValueError as err:
+        print(f"train_agent.py bench: error: {err}", file=sys.stderr)
+        return 2
+    print(f"{len(episodes)} episodes in the matrix, {len(episodes) - len(todo)} already in {out / RESULTS}, "
+          f"running {len(todo)} ({'Ray' if args.ray is not None else f'{args.workers} worker(s)'})", flush=True)
+    commit, start = git_commit(), time.perf_counter()
+    bar = tqdm(total=len(episodes), initial=len(episodes) - len(todo), desc="bench", position=0,
+               disable=True if args.quiet else None, unit="episode")
+    with results_writer(out) as write:
+        on_result = progress_writer(write, commit, bar, len(episodes), len(episodes) - len(todo), start)
+        try:
+            failures = run_matrix(todo, args, on_result) if todo else []
+        except KeyboardInterrupt:
+            bar.close()
+            print(f"\ninterrupted: the finished episodes are in {out / RESULTS}; run the same command to resume",
+                  file=sys.stderr)
+            return 130
+    bar.close()
+    finished = {r["id"] for r in read_results(out)}
+    not_started = sum(ep.id not in finished for ep in todo) - len(failures)
+    if todo:
+        print(f"ran {len(todo) - len(failures) - not_started} episodes in {time.perf_counter() - start:.1f}s")
+    if finished:
+        print(report(out))
+        print(f"wrote {out}/{{{RESULTS},{SUMMARY_CSV},{SUMMARY_MD}}} and plots")
+    if not_started:
+        print(f"time limit reached: {not_started} episode(s) not started; run the same command to go on",
+              file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} episode(s) failed (re-run to retry them):\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return TIME_LIMIT_EXIT if not_started else 0
+
+
+def suite(ns: argparse.Namespace) -> int:
+    """``suite NAME``: validate every scenario, run each as a bench into ``DIR/<scenario>/``, then
+    write the leaderboard in DIR. :return: exit code (1 when an episode failed, 130 interrupted,
+    75 when ``--time-limit`` stopped it before the end)."""
+    from . import suites
+    try:
+        chosen = suites.get(ns.name)
+        scenarios = suites.select(chosen, ns.scenarios)
+        out = Path(ns.out or f"runs/suite-{chosen.name}")
+        user = from_namespace(BenchArgs, ns, deadline=deadline_of(ns.deadline))  # one deadline for all scenarios
+        runs = [(sc, replace(user, env=sc.env, agents=tuple(ns.agents or chosen.agents), keep=tuple(ns.keep or sc.keep),
+                             seeds=tuple(ns.seeds or chosen.seeds), epochs=sc.epochs, out=str(out / sc.name),
+                             frontier=DEFAULT_FRONTIER if ns.frontier is None else tuple(ns.frontier),
+                             env_kwargs={**sc.env_kwargs, **user.env_kwargs})) for sc in scenarios]
+    except ValueError as err:
+        print(f"train_agent.py suite: error: {err}", file=sys.stderr)
+        return 2
+    total = 0
+    for sc, args in runs:  # every scenario checked (arguments, data) before any training
+        try:
+            episodes = plan(args)
+            check_envs(not_yet_run(episodes, Path(args.out), args))
+        except ValueError as err:
+            print(f"train_agent.py suite: error: scenario {sc.name}: {err}", file=sys.stderr)
+            return 2
+        total += len(episodes)
+    suites.write_manifest(out, chosen, scenarios, agents=runs[0][1].agents, seeds=runs[0][1].seeds,
+                          frontier=runs[0][1].frontier)
+    print(f"suite {chosen.name}: {len(runs)} scenario(s), {total} episodes in all, into {out}", flush=True)
+    codes = []
+    for i, (sc, args) in enumerate(runs, 1):
+        print(f"\n== scenario {i}/{len(runs)}: {sc.name} ({sc.about}) -> {args.out}", flush=True)
+        codes.append(bench(args, envs_checked=True))
+        if codes[-1] in (2, 130):
+            return codes[-1]
+        if codes[-1] == TIME_LIMIT_EXIT:
+            print(f"time limit reached in scenario {sc.name}: the leaderboard covers the episodes so far", flush=True)
+            break
+    try:
+        print(suites.write_suite_leaderboard(out))
+        print(f"wrote {out}/{{leaderboard.md,leaderboard.csv,leaderboard.png}} and each scenario's report")
+    except SystemExit as err:  # stopped by --time-limit before any entry could be ranked
+        if TIME_LIMIT_EXIT not in codes:
+            raise
+        print(f"no leaderboard yet: {err}")
+    return 1 if 1 in codes else TIME_LIMIT_EXIT if TIME_LIMIT_EXIT in codes else 0
+
+
+def report_dir(directory: str) -> int:
+    """``report DIR``: a bench directory's tables and plots, or a suite directory's (each scenario) and its leaderboard."""
+    from . import suites
+    if not suites.is_suite_dir(directory):
+        print(report(directory))
+        return 0
+    for d in suites.scenario_dirs(directory):
+        print(report(d))
+    print(suites.write_suite_leaderboard(directory))
+    return 0
+
+
+def default_out(args: BenchArgs) -> str:
+    """``runs/<env>-<model>-E<E>``."""
+    model = args.env_kwargs.get("model") or registered_kwargs(args.env).get("model", "small")
+    return f"runs/{args.env.split('/')[-1]}-{model}-E{bench_epochs(args)}"
+
+
+def progress_writer(write: Callable[[dict], None], commit: str | None, bar: Any, total: int, done: int,
+                    start: float) -> Callable[[dict], None]:
+    """``on_result``: write the row, advance the bar, print one flushed line (also when output is a file)."""
+    count = [done]
+
+    def on_result(row: dict[str, Any]) -> None:
+        write({**row, "git_commit": commit})
+        bar.update()
+        count[0] += 1
+        elapsed = time.perf_counter() - start
+        ran = count[0] - done
+        eta = elapsed / ran * (total - count[0])
+        bar.write(f"[{count[0]}/{total}] {row['agent']:>16} keep={row['keep']} seed={row['seed']}: test acc "
+                  f"{100 * row['test_accuracy']:.2f}%  compute {row['compute']:.2f}  {row['wall_time']:.1f}s  "
+                  f"(elapsed {elapsed / 60:.1f} min, about {eta / 60:.1f} min left)")
+        sys.stdout.flush()
+    return on_result
+
+
