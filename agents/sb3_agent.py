@@ -1,9 +1,9 @@
 """A trained Stable-Baselines3 policy as a controller: ``SB3Agent.load("models/NAME")``.
 
-The agent reads what ``agents.sb3_train`` saved in the model directory (``model.zip``, the
-``VecNormalize`` statistics, ``interface.json``), applies the training interface's transform to
-each raw observation and maps the policy's action back to a mask, so the benchmark runs it
-exactly like ``ucb`` or ``random``, on an env of any size N.
+The agent reads what ``python train_agent.py train`` (``dataselect_harness.train``) saved in the
+model directory (``model.zip``, the ``VecNormalize`` statistics, ``interface.json``), applies the
+training interface's transform to each raw observation and maps the policy's action back to a
+mask, so the benchmark runs it exactly like ``ucb`` or ``random``, on an env of any size N.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class SB3Agent(Agent):
     observation (``dataselect_env.tasks.task_features``: its keep fraction, the env's
     ``epochs``, the observation's N), so it runs on any env of the benchmark.
 
-    :param path: model directory written by ``agents.sb3_train.train``.
+    :param path: model directory written by ``dataselect_harness.train.train``.
     :param keep: kept fraction in (0, 1], or ``None`` for the ``--keep`` of training (``bins``
         trained without it, and ``set`` without it: the policy chooses the fraction); for a
         policy trained on tasks, ``None`` is the middle of the training tasks' keep range. On a
@@ -71,7 +71,7 @@ class SB3Agent(Agent):
         self.path = Path(path)
         meta_path = self.path / META_FILE
         if not meta_path.is_file():
-            raise ValueError(f"{self.path} is not a model directory of agents.sb3_train (no {META_FILE}); "
+            raise ValueError(f"{self.path} is not a model directory written by train_agent.py train (no {META_FILE}); "
                              f"train one with: python train_agent.py train --out {self.path}")
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         self.interface, self.algo = self.meta["interface"], self.meta["algo"]
@@ -93,7 +93,7 @@ class SB3Agent(Agent):
     def load(cls, path: str | Path, **kwargs: Any) -> SB3Agent:
         """The agent saved in ``path`` (SB3's verb); ``kwargs`` as in the constructor.
 
-        :param path: model directory written by ``agents.sb3_train.train``.
+        :param path: model directory written by ``dataselect_harness.train.train``.
         """
         return cls(path=path, **kwargs)
 

@@ -22,40 +22,24 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
-from dataselect_env.selection import squash
+from dataselect_env.selection import masked_mean, squash, standardize
 
 PAD_LOGIT = -1e4  # keep-logit of a padding row: probability 0, log-probability 0, entropy 0
-
-
-def set_mean(x: th.Tensor, valid: th.Tensor | None) -> th.Tensor:
-    """Mean over the set axis (dim 1) of ``x`` ``(B, N, D)``, over the valid rows only when given.
-
-    :param x: ``(B, N, D)``.
-    :param valid: ``(B, N)`` 1 for real rows, 0 for padding (a padded task env's ``valid``), or None.
-    :return: ``(B, 1, D)``.
-    """
-    if valid is None:
-        return x.mean(dim=1, keepdim=True)
-    w = valid[..., None]
-    return (x * w).sum(dim=1, keepdim=True) / w.sum(dim=1, keepdim=True).clamp(min=1.0)
 
 
 def set_inputs(samples: th.Tensor, valid: th.Tensor | None = None) -> th.Tensor:
     """Per-sample network inputs: squashed features and the same standardised over the set.
 
     The unbounded columns are ``log1p``-ed; the standardised copy (zero mean, unit std over the
-    N samples of each observation, the valid ones when ``valid`` is given) lets one weight
-    express "higher loss than the others".
+    N samples of each observation, the valid ones when ``valid`` is given;
+    :func:`dataselect_env.selection.standardize`) lets one weight express "higher loss than the others".
 
     :param samples: ``(B, N, F)`` raw per-sample features.
     :param valid: ``(B, N)`` 1 for real rows, 0 for padding, or None (all real).
     :return: ``(B, N, 2F)``.
     """
     x = squash(samples)
-    mean = set_mean(x, valid)
-    std = x.std(dim=1, keepdim=True, unbiased=False) if valid is None else set_mean((x - mean) ** 2, valid).sqrt()
-    z = (x - mean) / th.where(std > 1e-6, std, th.ones_like(std))
-    return th.cat([x, z], dim=-1)
+    return th.cat([x, standardize(x, axis=1, valid=valid)], dim=-1)
 
 
 def mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
@@ -96,7 +80,7 @@ class DeepSetsPolicy(ActorCriticPolicy):
     0.2 MB on the 5,000-sample proxy; 64 whole 10-epoch episodes of full CIFAR-10 take 1.2 GB.
     The gradient step holds about ``batch_size x N x 8H`` float32 activations (1.5 GB for a
     minibatch of 16 observations at N = 45,000 and H = 64): keep minibatches small for large N
-    (``agents.sb3_train`` uses at most 16).
+    (``dataselect_harness.train`` uses at most 16).
 
     :param observation_space: the env's Dict observation space.
     :param action_space: the env's ``MultiBinary(N)`` action space.
@@ -150,7 +134,7 @@ class DeepSetsPolicy(ActorCriticPolicy):
         valid = obs["valid"].float() if "valid" in obs else None
         phi = self.encoder(set_inputs(samples, valid))
         peak = phi if valid is None else phi.masked_fill(valid[..., None] == 0, float("-inf"))
-        summary = th.cat([set_mean(phi, valid)[:, 0], peak.amax(dim=1), progress], dim=-1)
+        summary = th.cat([masked_mean(phi, 1, valid)[:, 0], peak.amax(dim=1), progress], dim=-1)
         per_sample = th.cat([phi, summary[:, None, :].expand(-1, phi.shape[1], -1)], dim=-1)
         logits = self.actor(per_sample).squeeze(-1)
         if valid is not None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import NOISE_TYPES, check_corruptions
+from .corruptions import NOISE_TYPES, check_corruptions
 from .models import MODELS
 
 REWARDS = ("gain_per_compute", "gain_minus_cost", "terminal", "vs_frontier")

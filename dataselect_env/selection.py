@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TypeVar
 
 import numpy as np
@@ -45,9 +46,15 @@ def check_fraction(name: str, value: float, high_open: bool = False) -> float:
     return float(value)
 
 
+def round_half_up(x: float) -> int:
+    """The project's one rounding rule: the nearest integer, halves up (Python's ``round`` sends 2.5
+    to 2), with a 1e-9 slack so that a product such as ``0.3 * 5`` (1.4999999999999998) rounds as 1.5."""
+    return int(math.floor(x + 0.5 + 1e-9))
+
+
 def keep_count(keep: float, n: int) -> int:
-    """Samples kept per epoch: ``round(keep * n)``, at least one (a keep fraction is > 0) and at most ``n``."""
-    return int(min(n, max(1, round(keep * n))))
+    """Samples kept per epoch: ``round_half_up(keep * n)``, at least one (a keep fraction is > 0) and at most ``n``."""
+    return int(min(n, max(1, round_half_up(keep * n))))
 
 
 def top_k_mask(score: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -69,6 +76,40 @@ def random_mask(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     mask = np.zeros(n, dtype=np.int8)
     mask[rng.choice(n, k, replace=False)] = 1
     return mask
+
+
+STD_FLOOR = 1e-6  # a column whose spread is below this is constant: it standardises to 0
+
+
+def masked_mean(x: torch.Tensor, dim: int, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of ``x`` over ``dim`` (kept), over the rows where ``valid`` is 1 when given.
+
+    :param x: ``(..., N, D)`` tensor, ``dim`` the set axis.
+    :param valid: ``x.shape[:-1]``, 1 for real rows and 0 for padding, or None (all real).
+    """
+    if valid is None:
+        return x.mean(dim=dim, keepdim=True)
+    w = valid[..., None]
+    return (x * w).sum(dim=dim, keepdim=True) / w.sum(dim=dim, keepdim=True).clamp(min=1.0)
+
+
+def standardize(x: Array, axis: int = 0, valid: torch.Tensor | None = None) -> Array:
+    """``x`` standardised along ``axis``: zero mean, unit (population) std; a constant column gives 0.
+
+    The one standardisation of per-sample features, used by ``wrappers.LinearScore`` (numpy) and
+    the DeepSets policy (torch, over each observation's set of samples).
+
+    :param x: numpy array or torch tensor, e.g. ``(N, F)`` with ``axis=0``.
+    :param axis: the axis of the samples.
+    :param valid: torch only: ``x.shape[:-1]``, 1 for real rows, 0 for padding (left out of mean and std).
+    """
+    if isinstance(x, torch.Tensor):
+        mean = masked_mean(x, axis, valid)
+        std = x.std(dim=axis, keepdim=True, unbiased=False) if valid is None else \
+            masked_mean((x - mean) ** 2, axis, valid).sqrt()
+        return (x - mean) / torch.where(std > STD_FLOOR, std, torch.ones_like(std))
+    std = x.std(axis=axis, keepdims=True)
+    return (x - x.mean(axis=axis, keepdims=True)) / np.where(std > STD_FLOOR, std, 1.0)
 
 
 def squash(samples: Array) -> Array:

@@ -27,7 +27,7 @@ from gymnasium import spaces
 
 from . import stats as st
 from .config import EnvConfig
-from .data import NOISE_TYPES
+from .corruptions import NOISE_TYPES
 from .env import DataSelectEnv, samples_space
 from .selection import check_keep, keep_count
 

@@ -30,20 +30,11 @@ import numpy as np
 from gymnasium import spaces
 
 from . import stats as st
-from .selection import UNBOUNDED, check_keep, keep_count, squash, top_k_mask
+from .selection import UNBOUNDED, check_keep, keep_count, squash, standardize, top_k_mask
 
 logger = logging.getLogger(__name__)
 
 N_SAMPLE_FEATURES = len(st.SAMPLE_FEATURES)  # columns of the observation's (N, F) per-sample table
-
-
-def standardize(x: np.ndarray) -> np.ndarray:
-    """Columns of ``x`` standardised over the samples (zero mean, unit std; constant columns 0).
-
-    :param x: ``(N, F)`` array.
-    """
-    std = x.std(axis=0)
-    return (x - x.mean(axis=0)) / np.where(std > 1e-6, std, 1.0)
 
 
 def rank_order(score: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:

@@ -12,12 +12,13 @@ import contextlib
 import hashlib
 import inspect
 import json
-import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from dataselect_env.selection import round_half_up
 
 from .options import csv_of, option
 from .results import NOT_IN_ID
@@ -316,8 +317,3 @@ def absolute_spec(spec: str) -> str:
         return "sb3:" + str(Path(spec[4:]).expanduser().resolve())
     module, _, cls = spec.rpartition(":")
     return f"{Path(module).expanduser().resolve()}:{cls}" if module.endswith(".py") else spec
-
-
-def round_half_up(x: float) -> int:
-    """round(x) with halves rounded up (Python's round sends 2.5 to 2)."""
-    return int(math.floor(x + 0.5 + 1e-9))

@@ -72,3 +72,22 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
     tmp = path.with_name(f"tmp_{os.getpid()}_{path.name}")
     write(str(tmp))
     os.replace(tmp, path)
+
+
+# ---- what a row is ----------------------------------------------------------------------------
+
+def is_frontier(row: dict[str, Any]) -> bool:
+    """Whether ``row`` is a full-data run (``full`` or ``full@f``), i.e. a point of the frontier."""
+    return row["agent"] == "full" or row["agent"].startswith("full@")
+
+
+def setting_of(row: dict[str, Any]) -> str:
+    """What a row is compared within: env, E, resolved precision and the env kwargs that change results."""
+    kw = {k: v for k, v in row["env_kwargs"].items() if k not in ("epochs", "action_mode", *NOT_IN_ID)}
+    return (f"{row['env']} E={row['bench_epochs']} {row.get('precision', '?')}"
+            + (f" {json.dumps(kw, sort_keys=True)}" if kw else ""))
+
+
+def kwargs_key(row: dict[str, Any]) -> str:
+    """The row's agent kwargs without ``keep`` (its own column), as sorted JSON."""
+    return json.dumps({k: v for k, v in row["agent_kwargs"].items() if k != "keep"}, sort_keys=True)

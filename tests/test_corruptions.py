@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import dataselect_env
-from dataselect_env import data
+from dataselect_env import corruptions, data
 
 CLEAN = {"label_noise": 0.0, "n_train": 3000}  # synthetic data without its own label noise
 
@@ -72,11 +72,11 @@ def test_asymmetric_noise_on_other_data_maps_each_class_to_the_next():
 
 
 def test_asymmetric_maps_of_cifar():
-    cifar10 = data.asymmetric_map("cifar10", 10)
+    cifar10 = corruptions.asymmetric_map("cifar10", 10)
     # truck -> automobile, bird -> airplane, deer -> horse, cat <-> dog; the rest never flip
     assert cifar10.tolist() == [0, 1, 0, 5, 7, 3, 6, 7, 8, 1]
-    cifar100 = data.asymmetric_map("cifar100", 100)
-    coarse = data.CIFAR100_COARSE
+    cifar100 = corruptions.asymmetric_map("cifar100", 100)
+    coarse = corruptions.CIFAR100_COARSE
     assert (coarse[cifar100] == coarse).all() and (cifar100 != np.arange(100)).all()
     assert sorted(cifar100) == list(range(100))
     assert [0, 51, 53, 57, 83] == sorted(np.flatnonzero(coarse == coarse[0]))  # fruit and vegetables
@@ -85,7 +85,7 @@ def test_asymmetric_maps_of_cifar():
     while len(cycle) < 6:
         cycle.append(cifar100[cycle[-1]])
     assert cycle[5] == 0 and len(set(cycle[:5])) == 5  # each superclass is one 5-cycle
-    assert data.asymmetric_map("cifar10", 3).tolist() == [1, 2, 0]  # an image folder of 3 classes
+    assert corruptions.asymmetric_map("cifar10", 3).tolist() == [1, 2, 0]  # an image folder of 3 classes
 
 
 def test_imbalance_drops_training_samples_along_the_long_tailed_profile():

@@ -73,7 +73,7 @@ def test_leaderboard_inputs_are_the_summaries_delta_and_speedup(suite_dir):
     for sc in SMOKE.scenarios:
         rows = results.read_results(suite_dir / sc.name)
         for s in report.summarize(rows):
-            if report.is_frontier(s):
+            if results.is_frontier(s):
                 continue
             name = s["agent"] + ("" if s["keep"] is None else f" k={s['keep']:g}")
             if not s["delta_n"]:
