@@ -3,6 +3,9 @@
 Data flows one way: ``data`` (splits on the device) -> ``trainer`` (one epoch on the selected
 indices, its per-sample losses and its cost) -> ``stats`` (the per-sample observation) -> this
 env (spaces, reward, compute accounting) -> an agent, whose mask goes back to the trainer.
+
+Over 450 lines: about 190 of them are the class docstring, the env's manual in Gymnasium's layout
+(spaces, feature tables, rewards, arguments, version history), which ``help()`` shows a user.
 """
 
 from __future__ import annotations

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
+import agents
 import dataselect_env
 from dataselect_env import corruptions, data
 
@@ -264,6 +267,33 @@ def test_no_corruption_information_reaches_the_controller():
         assert all(obs_c[k].shape == obs_n[k].shape and obs_c[k].dtype == obs_n[k].dtype for k in obs_c)
         assert not any(np.array_equal(column, mask) for column in obs_n["samples"].T)
         assert not any(np.array_equal(np.asarray(v), mask) for v in info_n.values() if np.ndim(v) == 1)
+
+
+def test_the_controller_sees_the_same_whatever_the_ground_truth():
+    """Two envs with the same training data and labels, but other ground truth (which samples are
+    corrupted, their clean labels): every observation, reward and info must be bit-identical. Any
+    use of the ground truth in what a controller sees (a feature, a summary, a reward term) differs."""
+    truth, other = make_env(label_noise=0.4, duplicates=0.1), make_env(label_noise=0.4, duplicates=0.1)
+    splits = other.unwrapped.splits
+    rng = np.random.default_rng(0)
+    other.unwrapped.splits = dataclasses.replace(
+        splits, corrupted=torch.from_numpy(rng.random(len(splits.y_train)) < 0.15),  # another set, another share
+        y_train_clean=torch.from_numpy(rng.integers(0, splits.num_classes, len(splits.y_train))))
+    assert not np.array_equal(truth.unwrapped.corrupted, other.unwrapped.corrupted)
+    results = []
+    for env in (truth, other):
+        obs, info = env.reset(seed=3)
+        steps = [(obs, 0.0, info)]
+        agent = agents.make("ucb", keep=0.4)
+        agent.reset(env)
+        for _ in range(2):
+            obs, reward, _, _, info = env.step(agent.predict(obs)[0])
+            steps.append((obs, reward, info))
+        results.append(steps)
+    for (obs_a, r_a, info_a), (obs_b, r_b, info_b) in zip(*results):
+        for key in obs_a:
+            np.testing.assert_array_equal(obs_a[key], obs_b[key])
+        assert r_a == r_b and info_a == info_b
 
 
 @pytest.mark.parametrize("kwargs, message", [

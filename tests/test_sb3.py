@@ -6,8 +6,6 @@ import dataclasses
 import importlib.util
 import json
 import math
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -256,20 +254,25 @@ def test_each_interface_trains_on_the_proxy_and_acts_on_another_n(tmp_path, cifa
 
 # ---- learning ----------------------------------------------------------------------------------
 
-def test_policy_trained_by_the_project_command_beats_random_on_noisy_labels(tmp_path):
-    """40% mislabeled samples, keep 0.3: PPO on LossBins (600 env steps) vs random, 5 seeds.
+def test_ppo_learns_to_beat_random_on_noisy_labels_in_three_training_seeds(tmp_path):
+    """40% mislabeled samples, keep 0.3: PPO on LossBins (600 env steps), training seeds 0, 1, 2,
+    each against random on the same five held-out episodes (seeds 100-104).
 
-    300 steps sufficed before the trainer's balanced batches (commit e352c4e); since, seed 0 at 300
-    steps ends 2.0 points below random (seed 1 at 300: +5.6), at 600 steps +4.9.
+    The bound was measured before it was set, with ``python benchmarks/ppo_learning_bound.py --seeds 0-7``
+    (``benchmarks/results/ppo_learning_bound.json``; 2026-12-02, 2-core AMD EPYC, torch 2.14.1): over
+    training seeds 0-7 the gain was +1.7 to +5.1 points, mean +4.0, std 1.3. So every seed must beat
+    random, and the mean of the three must exceed +1.75 points (that mean minus three standard
+    errors of a mean of three). An untrained policy (or one that keeps the highest losses, which
+    are the wrong labels) fails both.
     """
     noisy = {"synthetic": {"label_noise": 0.4}}
-    cmd = [sys.executable, "train_agent.py", "train", "--algo", "ppo", "--env", SYN, "--interface", "bins",
-           "--keep", "0.3", "--timesteps", "600", "--seed", "0", "--out", str(tmp_path / "ppo"),
-           "--no-progress-bar", "--threads", "1", "--env-kwargs", "synthetic=" + json.dumps(noisy["synthetic"])]
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
     env = gym.make(SYN, **noisy)
     seeds = range(100, 105)
-    policy = [agents.play_episode(agents.make("sb3", path=tmp_path / "ppo"), env, s)["test_accuracy"] for s in seeds]
-    random = [agents.play_episode(agents.make("random", keep=0.3), env, s)["test_accuracy"] for s in seeds]
-    gain = np.mean(policy) - np.mean(random)
-    assert gain > 0.01, f"trained policy {np.mean(policy):.4f} vs random {np.mean(random):.4f}"
+    random = np.mean([agents.play_episode(agents.make("random", keep=0.3), env, s)["test_accuracy"] for s in seeds])
+    gains = []
+    for training_seed in (0, 1, 2):
+        out = train(TrainArgs(algo="ppo", env=SYN, interface="bins", keep=0.3, timesteps=600, seed=training_seed,
+                              out=tmp_path / f"ppo-{training_seed}", env_kwargs=noisy, progress_bar=False, threads=1))
+        policy = [agents.play_episode(agents.make("sb3", path=out), env, s)["test_accuracy"] for s in seeds]
+        gains.append(float(np.mean(policy) - random))
+    assert min(gains) > 0 and np.mean(gains) > 0.0175, f"gains over random per training seed: {gains}"

@@ -201,8 +201,6 @@ def test_selection_diagnostics_record_the_corrupted_share_of_the_kept_samples():
         pytest.fail("an env without corrupted/labels must give no diagnostics")
     env_kwargs = {"epochs": 2, "action_mode": "mask", "synthetic": {"label_noise": 0.4}}
     base = harness_run.cached_env(ENV, json.dumps(env_kwargs, sort_keys=True)).unwrapped
-    if getattr(base, "corrupted", None) is None:
-        pytest.skip("the env does not expose corrupted samples yet")
     rows = {spec: harness_run.run_episode(Episode(ENV, env_kwargs, spec, spec, kw, kw.get("keep"), 0, 2), quiet=True)
             for spec, kw in (("full", {}), ("random", {"keep": 0.5}))}
     harness_run.cached_env.cache_clear()

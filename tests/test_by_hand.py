@@ -1,0 +1,90 @@
+"""The benchmark's numbers recomputed by hand from raw rows, independently of the code that makes them.
+
+A two-scenario suite directory is written as ``results.jsonl`` rows (what a bench writes), with a
+frontier and a controller whose Δ vs frontier is worked out below on paper; the report, the
+leaderboard files and the env's ``vs_frontier`` reward must give exactly those numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import gymnasium as gym
+import pytest
+
+import agents
+import dataselect_env  # noqa: F401  (registers the ids)
+from dataselect_harness import suites
+from dataselect_harness.report import summarize
+
+# (scenario, seed) -> full-data frontier points (compute, test accuracy %), and the controller's row.
+FRONTIER = {("a", 0): [(5.0, 60.0), (10.0, 70.0)], ("a", 1): [(5.0, 62.0), (10.0, 72.0)],
+            ("b", 0): [(4.0, 50.0), (8.0, 54.0)], ("b", 1): [(4.0, 51.0), (8.0, 55.0)]}
+UCB = {("a", 0): (7.5, 66.0), ("a", 1): (6.0, 63.0), ("b", 0): (6.0, 55.0), ("b", 1): (5.0, 54.0)}
+# Δ by hand: linear interpolation of the seed's frontier at the row's compute, subtracted from its accuracy.
+#   a/0: 60 + (7.5 - 5) / 5 * 10 = 65   -> 66 - 65 = +1
+#   a/1: 62 + (6 - 5) / 5 * 10 = 64     -> 63 - 64 = -1
+#   b/0: 50 + (6 - 4) / 4 * 4 = 52      -> 55 - 52 = +3
+#   b/1: 51 + (5 - 4) / 4 * 4 = 52      -> 54 - 52 = +2
+DELTA = {("a", 0): 1.0, ("a", 1): -1.0, ("b", 0): 3.0, ("b", 1): 2.0}
+# Scenario means: a 0.0, b 2.5; aggregate mean (scenarios weighted equally) 1.25;
+# IQM of the four runs {-1, +1, +2, +3}: the middle two, (1 + 2) / 2 = 1.5.
+MEAN, IQM = 1.25, 1.5
+
+
+def row(scenario: str, seed: int, agent: str, compute: float, accuracy: float, keep: float | None) -> dict:
+    epochs = 10 if scenario == "a" else 8
+    return {"id": f"{scenario}-{agent}-{seed}", "env": "DataSelect/Synthetic-v0", "env_kwargs": {"epochs": epochs},
+            "bench_epochs": epochs, "precision": "fp32", "device": "cpu", "agent": agent,
+            "agent_kwargs": {} if keep is None else {"keep": keep}, "keep": keep, "seed": seed, "compute": compute,
+            "test_accuracy": accuracy / 100, "flops": 1.0, "wall_time": 1.0, "curve": {}}
+
+
+def write_suite(directory) -> None:
+    for scenario in ("a", "b"):
+        rows = []
+        for seed in (0, 1):
+            (c_lo, a_lo), (c_hi, a_hi) = FRONTIER[scenario, seed]
+            rows += [row(scenario, seed, "full@0.5", c_lo, a_lo, 0.5), row(scenario, seed, "full", c_hi, a_hi, None),
+                     row(scenario, seed, "ucb", *UCB[scenario, seed], 0.5)]
+        (directory / scenario).mkdir(parents=True)
+        (directory / scenario / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (directory / suites.SUITE_FILE).write_text(json.dumps({"suite": "hand", "scenarios": []}))
+
+
+def test_delta_vs_frontier_and_aggregate_iqm_match_the_hand_computation(tmp_path):
+    write_suite(tmp_path)
+    for scenario in ("a", "b"):
+        rows = [json.loads(line) for line in (tmp_path / scenario / "results.jsonl").read_text().splitlines()]
+        [ucb] = [s for s in summarize(rows) if s["agent"] == "ucb"]
+        assert ucb["delta_mean"] == pytest.approx((DELTA[scenario, 0] + DELTA[scenario, 1]) / 2, abs=1e-12)
+    suites.write_suite_leaderboard(tmp_path, reps=200)
+    with (tmp_path / "leaderboard.csv").open() as f:
+        table = list(csv.DictReader(f))
+    per_scenario = {r["scenario"]: float(r["mean"]) for r in table if r["kind"] == "scenario" and r["agent"] == "ucb k=0.5"}
+    assert per_scenario == pytest.approx({"a": 0.0, "b": 2.5}, abs=1e-12)
+    [agg] = [r for r in table if r["kind"] == "aggregate" and r["agent"] == "ucb k=0.5"]
+    assert float(agg["mean"]) == pytest.approx(MEAN, abs=1e-12)
+    assert float(agg["iqm"]) == pytest.approx(IQM, abs=1e-12)
+    assert int(agg["n"]) == 4 and int(agg["n_scenarios"]) == 2
+
+
+def test_vs_frontier_reward_is_the_reports_delta_on_one_hand_made_frontier(monkeypatch):
+    """The env's ``vs_frontier`` reward and the report read one frontier the same way: a full-data
+    run of E' epochs reaches the hand-made accuracy F[E'] on validation; the episode ends at compute
+    C with validation accuracy A; both must give 100 (A - interp(F, C))."""
+    hand = {0: 0.10, 1: 0.40, 2: 0.55, 3: 0.60}  # E' -> validation accuracy of full-data training
+    env = gym.make("DataSelect/Synthetic-v0", epochs=3, reward="vs_frontier")
+    monkeypatch.setattr(env.unwrapped, "_full_data_val", lambda epochs: hand[epochs])
+    rewards: list[float] = []
+    info = agents.play_episode(agents.make("random", keep=0.5), env, seed=0,
+                               on_step=lambda info, reward, action: rewards.append(reward))
+    compute, accuracy = info["compute"], info["val_accuracy"]
+    assert 1 < compute < 2  # three half epochs: between the E' = 1 and E' = 2 runs
+    by_hand = 100 * (accuracy - (hand[1] + (compute - 1) * (hand[2] - hand[1])))
+    assert rewards[-1] == pytest.approx(by_hand, abs=1e-9) and rewards[:-1] == [0.0] * 3
+    report_rows = [row("c", 0, f"full@{e / 3:g}", float(e), 100 * hand[e], e / 3) for e in (1, 2)]
+    report_rows.append(row("c", 0, "random", compute, 100 * accuracy, 0.5))
+    [rand] = [s for s in summarize(report_rows) if s["agent"] == "random"]
+    assert rand["delta_mean"] == pytest.approx(by_hand, abs=1e-9)
