@@ -1,8 +1,9 @@
 """Pinned training trajectories: same seed, same settings -> the same numbers, release after release.
 
 The values were recorded by running the code; a commit that changes them must mean to change
-training and say so in its message (the project's rule for pinned trajectories). Accuracies are pinned exactly: they are counts over the
-split, so a refactor that moves code around without changing arithmetic leaves them bit-identical.
+training and say so in its message (the project's rule for pinned trajectories). Accuracies are
+pinned exactly: they are counts over the split, so a refactor that moves code around without
+changing arithmetic leaves them bit-identical.
 fp32 and one torch thread keep the CPU kernels' order of summation fixed.
 
 History: re-pinned once, by the commit that made an epoch's batches balanced (ceil(n / B) batches
