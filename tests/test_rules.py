@@ -1,4 +1,4 @@
-"""The rule-based agents (class_balanced, small_loss) and the oracles.
+"""The rule-based agents (class_balanced, small_loss), InfoBatch's pruning epochs and the oracles.
 
 Each rule is checked against a hand computation or a re-implementation of its official code, on
 stub envs that expose only what the agent may read, then end to end on the synthetic env.
@@ -195,6 +195,63 @@ def test_small_loss_takes_keep_or_tau():
                           ({"t_k": -1}, "t_k"), ({"t_k": 2.5}, "t_k")]:
         with pytest.raises(ValueError, match=match):
             agents.make("small_loss", **kwargs)
+
+
+# ---- InfoBatch: the official release's pruning epochs ---------------------------------------
+class ReleaseSampler:
+    """The pruning decision of ``IBSampler`` (NUS-HPC-AI-Lab/InfoBatch, infobatch/infobatch.py)."""
+
+    def __init__(self, num_epochs: int, delta: float) -> None:
+        self.stop_prune = num_epochs * delta  # InfoBatch.stop_prune
+        self.iterations, self.pruned = 0, []
+        self.reset()  # IBSampler.__init__ calls reset()
+
+    def reset(self) -> None:  # IBSampler.reset, which __iter__ calls at the start of every epoch
+        self.pruned.append(not self.iterations > self.stop_prune)  # else: dataset.prune()
+        self.iterations += 1
+
+
+def release_pruning_epochs(epochs: int, delta: float) -> list[int]:
+    sampler = ReleaseSampler(epochs, delta)
+    for _ in range(epochs):
+        sampler.reset()
+    return [e for e, pruned in enumerate(sampler.pruned[1:]) if pruned]
+
+
+def agent_pruning_epochs(epochs: int, delta: float, with_reset: bool) -> list[int]:
+    loss = np.linspace(0.1, 2.0, 40, dtype=np.float32)  # half below the mean in every epoch
+    agent = agents.make("infobatch", prune_ratio=0.5, delta=delta)
+    if with_reset:
+        agent.reset(StubEnv(40, epochs=epochs, action_mode="weights"))
+    return [e for e in range(epochs) if (agent.predict(observation(40, loss, e / epochs))[0] != 1).any()]
+
+
+def test_release_pruning_epochs_by_hand():
+    assert release_pruning_epochs(10, 0.875) == list(range(0, 8))  # 1-7 once epoch 0's equal scores prune nothing
+    assert release_pruning_epochs(20, 0.875) == list(range(0, 17))  # 1-16
+    assert release_pruning_epochs(40, 0.875) == list(range(0, 35))  # 1-34
+    old = {e: [t for t in range(e) if np.float32(t / e) < 0.875] for e in (10, 20, 40)}  # the rule before
+    assert old == {10: list(range(9)), 20: list(range(18)), 40: list(range(35))}
+
+
+@pytest.mark.parametrize("delta", [0.875, 0.5, 0.8, 0.9, 0.95, 0.7, 0.3, 0.1, 1.0, 0.0])
+def test_infobatch_prunes_in_exactly_the_release_epochs(delta):
+    for epochs in range(1, 41):
+        expected = release_pruning_epochs(epochs, delta)
+        assert agent_pruning_epochs(epochs, delta, with_reset=True) == expected, (epochs, delta)
+        # Without reset, E is learnt from epoch 1's observation; at epoch 0 the agent cannot know
+        # whether E * delta >= 1 and applies the below-mean rule, a no-op on the equal first scores.
+        without = agent_pruning_epochs(epochs, delta, with_reset=False)
+        assert [e for e in without if e > 0] == [e for e in expected if e > 0], (epochs, delta)
+
+
+def test_infobatch_episode_prunes_in_epochs_1_to_7_of_10(one_torch_thread):
+    env = gym.make(SYN, epochs=10, action_mode="weights", synthetic={"n_train": 700})
+    trained = []
+    agents.play_episode(agents.make("infobatch"), env, seed=0,
+                        on_step=lambda info, reward, action: trained.append(info["samples_trained"]))
+    n, per_epoch = env.unwrapped.n, np.diff(trained)
+    assert [e for e in range(10) if per_epoch[e] < n] == list(range(1, 8))
 
 
 # ---- oracles -------------------------------------------------------------------------------
