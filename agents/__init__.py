@@ -32,6 +32,10 @@ REGISTRY: dict[str, str] = {
     "grand": "agents.static:GraNd",
     "forgetting": "agents.static:Forgetting",
     "rho_loss": "agents.rho_loss:RhoLoss",
+    "class_balanced": "agents.rules:ClassBalanced",
+    "small_loss": "agents.rules:SmallLoss",
+    "oracle_clean": "agents.oracles:OracleClean",
+    "oracle_balanced": "agents.oracles:OracleBalanced",
     "sb3": "agents.sb3_agent:SB3Agent",
 }
 # Modules a registered agent needs beyond the core install (the `sb3` extra).

@@ -40,6 +40,9 @@ class Agent:
     """
 
     action_mode: str = "mask"
+    # True for an oracle that reads the env's ground truth (``corrupted``, ``clean_labels``), which
+    # no controller may: a reference to compare with, not a competitor (agents.oracles).
+    privileged: bool = False
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed

@@ -9,26 +9,40 @@ import numpy as np
 from dataselect_env.selection import check_fraction
 from dataselect_env.stats import EPOCH_FRAC, LAST_LOSS
 
-from .base import Agent
+from .rules import ScheduledAgent
 
 
-class InfoBatch(Agent):
+class InfoBatch(ScheduledAgent):
     """InfoBatch (Qin et al., ICLR 2024, "InfoBatch: Lossless Training Speed Up by Unbiased
     Dynamic Data Pruning").
 
     Score = the sample's loss when last trained on (``LAST_LOSS``; pruned samples keep their
-    stale score, as in the release). While ``EPOCH_FRAC < delta``, each sample scoring below the
-    mean is pruned independently with probability ``prune_ratio``; the kept ones among them get
-    loss weight ``1 / (1 - prune_ratio)``, so the expected weighted loss equals the full-data loss
-    (unbiased gradient). The last ``(1 - delta)`` of the epochs train on all data with weight 1.
+    stale score, as in the release). In a pruning epoch each sample scoring below the mean is
+    pruned independently with probability ``prune_ratio``; the kept ones among them get loss
+    weight ``1 / (1 - prune_ratio)``, so the expected weighted loss equals the full-data loss
+    (unbiased gradient). The other epochs train on all data with weight 1.
+
+    Which epochs prune follows the official release (``NUS-HPC-AI-Lab/InfoBatch``,
+    ``infobatch/infobatch.py``): ``IBSampler.reset`` prunes unless ``iterations > stop_prune``
+    with ``stop_prune = num_epochs * delta``, and it runs once when the sampler is built and once
+    at the start of every epoch, so 0-based epoch ``e`` of ``E`` prunes iff ``e + 1 <= E * delta``
+    (``E = 10``: epochs 0-7, ``E = 20``: 0-16; epoch 0 prunes nothing, every score being equal).
+    ``E`` is ``env.epochs`` after ``reset(env)``, else learnt from the episode's observations
+    (:class:`agents.rules.ScheduledAgent`); for a lone observation from the middle of an episode
+    without ``reset`` the rule falls back to ``EPOCH_FRAC < delta`` (one more pruning epoch when
+    ``E * delta`` is not an integer). Where ``E * delta`` is not an integer the release never
+    resets the weights when pruning stops (``iterations == stop_prune + 1`` compares an int with
+    that float), so the last pruning epoch's up-weighted samples keep their weight; here every
+    weight is 1 after pruning.
 
     The kept fraction is random: ``1 - prune_ratio * (fraction below the mean)`` in expectation
-    while pruning (all of it in the first epoch, when every sample has the same never-seen
-    score), 1 afterwards. Needs the env's ``action_mode="weights"`` (``reset(env)`` raises a
+    in a pruning epoch (all of it in the first epoch, when every sample has the same never-seen
+    score), 1 in the others. Needs the env's ``action_mode="weights"`` (``reset(env)`` raises a
     ``ValueError`` otherwise) and ``1 / (1 - prune_ratio) <= w_max``.
 
     :param prune_ratio: probability of pruning a below-mean sample, in [0, 1).
-    :param delta: fraction of the epochs with pruning (annealing starts after), in [0, 1].
+    :param delta: fraction of the epochs with pruning (annealing starts after), in [0, 1]: epoch
+        ``e`` prunes iff ``e + 1 <= E * delta``.
     :param seed: seed of the generator when ``reset(env)`` is not called.
     """
 
@@ -50,9 +64,16 @@ class InfoBatch(Agent):
     def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
         """float32 loss weights: 0 (pruned), ``1 / (1 - prune_ratio)`` (kept, below mean) or 1."""
         weights = np.ones(self.n, dtype=np.float32)
-        if progress[EPOCH_FRAC] < self.delta:
+        if self.prunes(progress):
             score = samples[:, LAST_LOSS]
             low = score < score.mean(dtype=np.float64)
             weights[low] = 1 / (1 - self.prune_ratio)
             weights[low & (self.rng.random(self.n) < self.prune_ratio)] = 0
         return weights
+
+    def prunes(self, progress: np.ndarray) -> bool:
+        """Whether the coming epoch ``e`` prunes: the release's ``not iterations > num_epochs * delta`` at ``e + 1``."""
+        e, epochs = self.position(progress)
+        if epochs is None:
+            return float(progress[EPOCH_FRAC]) < self.delta  # E unknown: the long-schedule limit
+        return not e + 1 > epochs * self.delta
