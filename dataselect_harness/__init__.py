@@ -1,15 +1,21 @@
-"""The benchmark harness behind ``train_agent.py``: it plans, runs and reports episodes of controllers.
+"""dataselect's harness: the verbs of ``train_agent.py`` (``bench``, ``suite``, ``report``, ``train``),
+on top of the controllers (``agents``) and the environment (``dataselect_env``), as RL Baselines3
+Zoo sits on Stable-Baselines3. Nothing below it imports it (``tests/test_layout.py`` checks).
 
-One module per job, in the order a bench runs:
+Benchmarking controllers, one module per job, in the order a bench runs:
 
-- :mod:`.plan`: arguments (:class:`~.plan.BenchArgs`), the ``k=v`` parser, and the episode matrix;
+- :mod:`.options`: each command-line flag declared once, as a dataclass field; the CLI is generated;
+- :mod:`.plan`: a bench's arguments (:class:`~.plan.BenchArgs`), the ``k=v`` parser, the episode matrix;
+- :mod:`.bench`: the ``bench``, ``suite`` and ``report`` verbs (validate, run what is missing, report);
 - :mod:`.run`: one episode (``agents.play_episode``) and the executors: in-process, a process pool, Ray;
-- :mod:`.results`: the append-only ``results.jsonl`` of a run;
-- :mod:`.report`: ``summary.csv`` / ``summary.md`` and the plots;
-- :mod:`.frontier`, :mod:`.leaderboard`: the full-data compute frontier and the cross-scenario ranking;
-- :mod:`.suites`: named lists of scenarios (``train_agent.py suite NAME``) and their leaderboard;
-- :mod:`.sb3_train`: training Stable-Baselines3 policies (``train_agent.py train``).
+- :mod:`.results`: the append-only ``results.jsonl`` of a run, and what identifies a row;
+- :mod:`.report`: statistics against the full-data frontier (``dataselect_env.frontier``) and the
+  tables ``summary.csv`` / ``summary.md``; :mod:`.plots`: the figures;
+- :mod:`.leaderboard`: the cross-scenario ranking (Agarwal et al. 2021);
+- :mod:`.suites`: named lists of scenarios (``train_agent.py suite NAME``) and their leaderboard.
 
-The harness is the last consumer of the data flow (data -> trainer -> stats -> env -> agent): no
-module of ``dataselect_env`` outside this package imports it.
+Training policies (``train_agent.py train``, needs Stable-Baselines3):
+
+- :mod:`.train`: the training envs, the model and ``learn`` (:class:`~.train.TrainArgs`);
+- :mod:`.checkpoints`: checkpoints and ``--resume``; :mod:`.curves`: the held-out learning curve.
 """
