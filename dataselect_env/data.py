@@ -28,6 +28,7 @@ CIFAR_CLASSES = 10
 DEFAULT_ROOT = Path("~/.cache/dataselect").expanduser()
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".gif", ".webp", ".tif", ".tiff")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+DEFAULT_VAL_SIZE = {"synthetic": 500, "cifar10": 5000, "cifar100": 5000}  # val_size=None
 class DataError(ValueError):
     """A data file exists but cannot be read, e.g. a damaged or truncated archive."""
 
@@ -360,13 +361,13 @@ def load(dataset: str, data_root_: str | os.PathLike | None = None, download: bo
     y_clean = None
     if dataset == "synthetic":
         *raw, y_clean = make_synthetic(**(synthetic or {}), return_clean=True)
-        default_val = 500
+        default_val = DEFAULT_VAL_SIZE["synthetic"]
     elif dataset in ("cifar10", "cifar100"):
         root = data_root(data_root_)
         check_root_exists(root, "data_root=" if data_root_ is not None else "DATASELECT_DATA")
         raw = cached_image_folder(root) if root.exists() and is_image_folder(root) \
             else load_cifar(dataset, root, download)
-        default_val = 5000
+        default_val = DEFAULT_VAL_SIZE[dataset]
     else:
         raise ValueError(f"dataset must be one of 'cifar10', 'cifar100', 'synthetic', got {dataset!r}")
     return make_splits(tuple(raw), dataset, val_size if val_size is not None else default_val,

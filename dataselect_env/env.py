@@ -32,9 +32,12 @@ FRONTIER_CACHE = 256  # full-data reference runs kept per env by frontier_val_ac
 
 @dataclass
 class Ledger:
-    """The episode's compute account: full-epoch units (samples trained / N, probes at a third)."""
+    """The episode's compute account, in full-epoch units: every forward and backward pass the run
+    makes (samples trained / N; forward-only passes, over the validation split, probes and scoring,
+    at a third per sample / N; reference models converted by their FLOPs)."""
 
-    compute: float = 0.0  # cumulative, full-epoch units
+    compute: float = 0.0  # cumulative, full-epoch units, validation included
+    val_compute: float = 0.0  # the part of ``compute`` spent on the validation passes
     samples_trained: int = 0  # cumulative
     last_keep: float = 0.0  # fraction of the samples trained in the last epoch
 
@@ -97,7 +100,9 @@ class DataSelectEnv(gym.Env):
 
     With ``A_t`` the validation accuracy after step t (``A_0`` measured at reset), ``c_t`` the
     compute of step t in full-epoch units (samples trained / N, plus a third of the samples
-    probed / N) and ``C`` the cumulative compute:
+    probed / N, plus the validation pass after the epoch, ``val_cost = n_val / (3 N)``) and ``C``
+    the cumulative compute (the validation pass at reset included, and any scoring or reference
+    models an agent asked for: every pass the run makes, except the one final test evaluation):
 
     - ``"gain_per_compute"`` (default): ``r_t = 100 * (A_t - A_{t-1}) / max(c_t, c_min)``
     - ``"gain_minus_cost"``: ``r_t = 100 * (A_t - A_{t-1}) - lam * c_t``
@@ -125,9 +130,10 @@ class DataSelectEnv(gym.Env):
 
     ## Info
 
-    Every step: ``epoch``, ``samples_trained``, ``compute`` (cumulative, full-epoch units),
+    Every step: ``epoch``, ``samples_trained``, ``compute`` (cumulative, full-epoch units; see
+    Rewards), ``val_compute`` (the part of it spent validating: ``(epoch + 1) * val_cost``),
     ``flops`` (cumulative estimate: 3x forward FLOPs per trained sample, 1x per evaluated or
-    probed sample), ``val_accuracy``, ``val_loss``, ``keep_fraction``, ``lr`` (the last learning
+    probed sample, the final test pass included), ``val_accuracy``, ``val_loss``, ``keep_fraction``, ``lr`` (the last learning
     rate used), ``diverged`` (see Episode End). At the end: ``test_accuracy``, ``test_loss``.
     ``info`` is deterministic: the same seed and actions give the same ``info``. Wall-clock time is
     not in it; wrap the env in ``gymnasium.wrappers.RecordEpisodeStatistics`` for
@@ -195,7 +201,11 @@ class DataSelectEnv(gym.Env):
       (``label_noise=0.4, noise_type="asymmetric"``), ``CIFAR10LT100-v0`` (``imbalance=100``) and
       their 5,000-sample ``...Proxy-v0`` variants. Revised within v0 (the package is pre-1.0):
       an epoch's batches are balanced (sizes differ by at most one; results differ from before),
-      ``info["diverged"]`` added, ``info["wall_time"]`` and the ``clock`` argument removed.
+      ``info["diverged"]`` added, ``info["wall_time"]`` and the ``clock`` argument removed;
+      ``compute`` counts the validation passes (one at reset, one per step; ``info["val_compute"]``
+      added), so that a controller and the full-data runs it is compared with are on one compute
+      axis (training trajectories unchanged; ``compute``, ``COMPUTE_USED``, ``BUDGET_LEFT`` and the
+      rewards that divide or charge by compute change).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
@@ -215,6 +225,7 @@ class DataSelectEnv(gym.Env):
                                     d.synthetic, label_noise=d.label_noise, noise_type=d.noise_type,
                                     imbalance=d.imbalance, duplicates=d.duplicates).to(self.device)
         self.n = len(self.splits.y_train)
+        self.val_cost = FORWARD_COST * len(self.splits.y_val) / self.n  # one validation pass, full-epoch units
         self.observation_space = spaces.Dict({
             "samples": samples_space(self.n),
             "progress": spaces.Box(st.PROGRESS_LOW, st.PROGRESS_HIGH, dtype=np.float32),
@@ -263,9 +274,9 @@ class DataSelectEnv(gym.Env):
         torch_seed = int(self.np_random.integers(2**62))
         self.trainer = Trainer(self.splits, self.config.train, self.device, self.precision, torch_seed)
         self.stats = st.SampleStats(self.n, self.epochs, self.splits.num_classes, self.device, self.config.ema)
-        self.epoch, self.ledger, self.last_lr, self.diverged = 0, Ledger(), 0.0, False
+        self.epoch, self.ledger, self.last_lr, self.diverged = 0, Ledger(self.val_cost, self.val_cost), 0.0, False
         self._irreducible = {}
-        self.val_accuracy, self.val_loss = self.trainer.evaluate(self.splits.x_val, self.splits.y_val)
+        self.val_accuracy, self.val_loss = self.trainer.evaluate(self.splits.x_val, self.splits.y_val)  # A_0
         self.last_info = self._info()
         return self._observation(), dict(self.last_info)
 
@@ -292,7 +303,9 @@ class DataSelectEnv(gym.Env):
             self.stats.observe(torch.arange(self.n, device=self.device), scores["loss"],
                                scores["correct"], scores["margin"])
             step_compute += FORWARD_COST
+        step_compute += self.val_cost  # the validation pass after the epoch
         self.ledger.compute += step_compute
+        self.ledger.val_compute += self.val_cost
         prev_acc = self.val_accuracy
         self.val_accuracy, self.val_loss = self.trainer.evaluate(self.splits.x_val, self.splits.y_val)
         terminated = self.epoch >= self.epochs or self._budget_spent() or self.diverged
@@ -379,10 +392,12 @@ class DataSelectEnv(gym.Env):
     def frontier_val_accuracy(self, compute: float) -> float:
         """Validation accuracy of full-data training at ``compute`` full epochs, with this episode's seed.
 
-        The full-data frontier of the harness, on the validation split: full-data runs of
-        ``E' = floor(compute)`` and ``ceil(compute)`` epochs (the schedule compressed to E', the
-        same initial weights and data order as this episode's model), interpolated linearly;
-        ``E' = 0`` is the untrained model. ``compute`` is clipped to ``[0, epochs]``. Each run is
+        The full-data frontier of the harness, on the validation split: full-data runs of E'
+        epochs (the schedule compressed to E', the same initial weights and data order as this
+        episode's model) that validate after every epoch as an episode does, so the run of E'
+        epochs sits at compute ``E' + (E' + 1) * val_cost``; the two runs around ``compute`` are
+        interpolated linearly; ``E' = 0`` is the untrained model. ``compute`` is clipped to the
+        range of ``E' = 0 .. epochs``. Each run is
         cached per (seed, E') on this env, across episodes, so a fixed held-out task pays once.
         The reference runs are not charged to ``info["compute"]``: they measure the controller,
         they are not part of it. The ``"vs_frontier"`` reward is ``100 * (A_T - F(C))``.
@@ -404,13 +419,19 @@ class DataSelectEnv(gym.Env):
         return 100.0 * delta_vs_frontier(frontier, c, accuracy)
 
     def _val_frontier(self, compute: float) -> tuple[Frontier, float]:
-        """The frontier's points around ``compute`` (E' = floor and ceil, validation accuracy, each
-        run cached per (seed, E')) and ``compute`` clipped to ``[0, epochs]``."""
+        """The frontier's points around ``compute`` and ``compute`` clipped to the frontier's range.
+
+        A full-data run of E' epochs validates after every epoch, as an episode does, so its point
+        sits at compute ``x(E') = E' + (E' + 1) * val_cost``; the points are E' = floor and ceil of
+        the E' whose ``x`` is ``compute`` (validation accuracy, each run cached per (seed, E')).
+        """
         if self.trainer is None:
             raise RuntimeError("call reset() before frontier_val_accuracy()")
-        c = min(max(float(compute), 0.0), float(self.epochs))
-        points = sorted({math.floor(c), math.ceil(c)})
-        return Frontier.from_points(points, [self._full_data_val(e) for e in points]), c
+        x = lambda e: e + (e + 1) * self.val_cost  # noqa: E731
+        c = min(max(float(compute), x(0)), x(self.epochs))
+        e = round((c - self.val_cost) / (1 + self.val_cost), 9)  # rounded: a full run's own compute is a point
+        points = sorted({math.floor(e), math.ceil(e)})
+        return Frontier.from_points([x(p) for p in points], [self._full_data_val(p) for p in points]), c
 
     def _full_data_val(self, epochs: int) -> float:
         key = (self.trainer.gen.initial_seed(), epochs)
@@ -468,6 +489,7 @@ class DataSelectEnv(gym.Env):
 
     def _info(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "samples_trained": self.ledger.samples_trained, "compute": self.ledger.compute,
+                "val_compute": self.ledger.val_compute,
                 "flops": self.trainer.flops, "val_accuracy": self.val_accuracy, "val_loss": self.val_loss,
                 "keep_fraction": self.ledger.last_keep, "lr": self.last_lr, "diverged": self.diverged}
 

@@ -40,7 +40,7 @@ come from generators seeded by ``(seed, agent[, scenario])``, so results are det
   below its cheapest point.
 
 ``baseline`` is one agent name for all, or a mapping ``agent -> its baseline`` (e.g. ``random``
-at the same keep fraction, as ``train_agent.py suite`` passes).
+nearest in compute, as ``train_agent.py suite`` passes).
 """
 
 from __future__ import annotations

@@ -208,8 +208,12 @@ def format_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> s
                   f"N = {rs[0]['n_train']} training samples; dataselect {rs[0]['version']}, commit {', '.join(commits)}; "
                   f"{len(rs)} episodes, {sum(r['wall_time'] for r in rs) / 60:.1f} min of episode wall time, "
                   f"finished {max(r['finished'] for r in rs)[:10]}.",
-                  "Mean ± std over seeds (n runs). Compute in full-epoch units (static scoring included), "
-                  "speed-ups against `full`. The full-data frontier of a seed is its `full` and `full@f` runs "
+                  "Mean ± std over seeds (n runs). Compute in full-epoch units, every forward and backward pass "
+                  "counted (validation after every epoch and at reset, static scoring, reference models"
+                  + ("; for rows written before the env counted validation, its passes added from the row's "
+                     "N, validation size and epochs" if any(r.get("val_compute_reconstructed") for r in rs) else "")
+                  + "), speed-ups against `full`. "
+                  "The full-data frontier of a seed is its `full` and `full@f` runs, validated like every row "
                   f"(all data for E' = {', '.join(str(e) for e in grid) or '—'} epochs, the schedule compressed "
                   "to E'). Δ vs frontier = test accuracy minus the frontier's accuracy at the row's compute "
                   "(linear interpolation, same seed), in percentage points; `outside` when the compute lies "

@@ -30,8 +30,31 @@ def read_results(directory: str | Path) -> list[dict[str, Any]]:
             with contextlib.suppress(json.JSONDecodeError):
                 row = json.loads(line)
                 if isinstance(row, dict) and "id" in row:
-                    rows.append(row)
+                    rows.append(on_one_axis(row))
     return rows
+
+
+def on_one_axis(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with its compute counting the validation passes, as the env counts them since it
+    writes ``val_compute``: a row written before (no ``val_compute``) gets its ``(E + 1)`` passes of
+    ``n_val / (3 N)`` added to ``compute`` and to the curve's per-epoch compute, read off its own
+    ``env_kwargs`` (``val_size``, else the dataset's default), ``n_train`` and curve length, and is
+    marked ``val_compute_reconstructed``. A row without ``n_train`` or a curve is returned as it is.
+    """
+    epochs = row.get("curve", {}).get("epoch")
+    if "val_compute" in row or "n_train" not in row or not epochs:
+        return row
+    import gymnasium as gym
+
+    import dataselect_env  # noqa: F401  (registers the ids)
+    from dataselect_env.data import DEFAULT_VAL_SIZE
+    from dataselect_env.env import FORWARD_COST
+    registered = {**gym.spec(row["env"]).kwargs, **row["env_kwargs"]}
+    n_val = registered.get("val_size") or DEFAULT_VAL_SIZE[registered.get("dataset", "cifar10")]
+    cost = FORWARD_COST * n_val / row["n_train"]
+    curve = {**row["curve"], "compute": [c + (i + 1) * cost for i, c in enumerate(row["curve"]["compute"])]}
+    return {**row, "compute": row["compute"] + len(epochs) * cost, "val_compute": len(epochs) * cost,
+            "val_compute_reconstructed": True, "curve": curve}
 
 
 @contextlib.contextmanager

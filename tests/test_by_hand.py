@@ -38,7 +38,7 @@ def row(scenario: str, seed: int, agent: str, compute: float, accuracy: float, k
     return {"id": f"{scenario}-{agent}-{seed}", "env": "DataSelect/Synthetic-v0", "env_kwargs": {"epochs": epochs},
             "bench_epochs": epochs, "precision": "fp32", "device": "cpu", "agent": agent,
             "agent_kwargs": {} if keep is None else {"keep": keep}, "keep": keep, "seed": seed, "compute": compute,
-            "test_accuracy": accuracy / 100, "flops": 1.0, "wall_time": 1.0, "curve": {}}
+            "val_compute": 0.0, "test_accuracy": accuracy / 100, "flops": 1.0, "wall_time": 1.0, "curve": {}}
 
 
 def write_suite(directory) -> None:
@@ -72,19 +72,79 @@ def test_delta_vs_frontier_and_aggregate_iqm_match_the_hand_computation(tmp_path
 
 def test_vs_frontier_reward_is_the_reports_delta_on_one_hand_made_frontier(monkeypatch):
     """The env's ``vs_frontier`` reward and the report read one frontier the same way: a full-data
-    run of E' epochs reaches the hand-made accuracy F[E'] on validation; the episode ends at compute
-    C with validation accuracy A; both must give 100 (A - interp(F, C))."""
+    run of E' epochs reaches the hand-made accuracy F[E'] on validation, at compute
+    x(E') = E' + (E' + 1) v (it validates after every epoch, v = n_val / (3 N)); the episode ends
+    at compute C with validation accuracy A; both must give 100 (A - interp(x, F, C))."""
     hand = {0: 0.10, 1: 0.40, 2: 0.55, 3: 0.60}  # E' -> validation accuracy of full-data training
     env = gym.make("DataSelect/Synthetic-v0", epochs=3, reward="vs_frontier")
     monkeypatch.setattr(env.unwrapped, "_full_data_val", lambda epochs: hand[epochs])
     rewards: list[float] = []
     info = agents.play_episode(agents.make("random", keep=0.5), env, seed=0,
                                on_step=lambda info, reward, action: rewards.append(reward))
-    compute, accuracy = info["compute"], info["val_accuracy"]
-    assert 1 < compute < 2  # three half epochs: between the E' = 1 and E' = 2 runs
-    by_hand = 100 * (accuracy - (hand[1] + (compute - 1) * (hand[2] - hand[1])))
+    compute, accuracy, v = info["compute"], info["val_accuracy"], env.unwrapped.val_cost
+    x = {e: e + (e + 1) * v for e in hand}
+    assert x[1] < compute < x[2]  # three half epochs and four validations: between the E' = 1 and 2 runs
+    by_hand = 100 * (accuracy - (hand[1] + (compute - x[1]) / (x[2] - x[1]) * (hand[2] - hand[1])))
     assert rewards[-1] == pytest.approx(by_hand, abs=1e-9) and rewards[:-1] == [0.0] * 3
-    report_rows = [row("c", 0, f"full@{e / 3:g}", float(e), 100 * hand[e], e / 3) for e in (1, 2)]
+    report_rows = [row("c", 0, f"full@{e / 3:g}", x[e], 100 * hand[e], e / 3) for e in (1, 2)]
     report_rows.append(row("c", 0, "random", compute, 100 * accuracy, 0.5))
     [rand] = [s for s in summarize(report_rows) if s["agent"] == "random"]
     assert rand["delta_mean"] == pytest.approx(by_hand, abs=1e-9)
+
+
+def test_every_validation_pass_is_in_the_compute_ledger_by_hand():
+    """Synthetic: N = 1,500 training and 500 validation samples. ``random`` at keep 0.5 for 3 epochs,
+    a probe after every epoch: trained 3 x 750 / 1500 = 1.5 epochs; probed 3 x 1/3 = 1.0; validated
+    4 times (at reset and after each epoch) x 500 / (3 x 1500) = 0.4444...; in all 2.9444...
+    FLOPs: 3 forward passes per trained sample, 1 per probed, validated or tested one."""
+    env = gym.make("DataSelect/Synthetic-v0", epochs=3, probe_every=1)
+    base = env.unwrapped
+    assert (base.n, len(base.splits.y_val), len(base.splits.y_test)) == (1500, 500, 1000)
+    info = agents.play_episode(agents.make("random", keep=0.5), env, seed=0)
+    assert info["compute"] == pytest.approx(1.5 + 1.0 + 4 * 500 / (3 * 1500), abs=1e-12)
+    assert info["val_compute"] == pytest.approx(4 * 500 / (3 * 1500), abs=1e-12)
+    passes = 3 * 3 * 750 + 3 * 1500 + 4 * 500 + 1000
+    assert info["flops"] == pytest.approx(passes * base.flops_per_forward, rel=1e-12)
+
+
+def test_a_frontier_run_validates_on_the_rows_schedule():
+    """A bench's frontier row of E' = 2 epochs and the env's frontier point of E' = 2 in a 4-epoch
+    env are the same run at the same compute: 2 + 3 validation passes. A full run of the env's own
+    length scores exactly 0 against its frontier."""
+    kwargs = {"reward": "vs_frontier"}
+    short = agents.play_episode(agents.make("full"), gym.make("DataSelect/Synthetic-v0", epochs=2, **kwargs), seed=4)
+    long_env = gym.make("DataSelect/Synthetic-v0", epochs=4, **kwargs)
+    rewards: list[float] = []
+    agents.play_episode(agents.make("full"), long_env, seed=4, on_step=lambda info, r, a: rewards.append(r))
+    val_cost = long_env.unwrapped.val_cost
+    assert short["compute"] == pytest.approx(2 + 3 * val_cost, abs=1e-12)
+    assert long_env.unwrapped.frontier_val_accuracy(short["compute"]) == short["val_accuracy"]
+    assert rewards[-1] == 0.0
+
+
+def test_old_rows_are_brought_onto_the_one_compute_axis():
+    from dataselect_harness.results import on_one_axis
+    old = {**row("a", 0, "random", 5.0, 60.0, 0.5), "n_train": 5000, "env": "DataSelect/CIFAR10Proxy-v0",
+           "env_kwargs": {"val_size": 1000, "epochs": 10},
+           "curve": {"epoch": list(range(11)), "compute": [0.5 * e for e in range(11)]}}
+    del old["val_compute"]  # written before the env counted validation
+    new = on_one_axis(old)
+    assert new["compute"] == pytest.approx(5.0 + 11 * 1000 / (3 * 5000), abs=1e-12)  # 11 passes of 1/15 epoch
+    assert new["curve"]["compute"][0] == pytest.approx(1 / 15) and new["curve"]["compute"][-1] == new["compute"]
+    assert new["val_compute_reconstructed"] and on_one_axis(new) == new
+    default = {**old, "env_kwargs": {"epochs": 10}}  # val_size not given: CIFAR's default 5,000
+    assert on_one_axis(default)["compute"] == pytest.approx(5.0 + 11 * 5000 / (3 * 5000), abs=1e-12)
+
+
+def test_probability_of_improvement_pairs_each_entry_with_random_at_its_own_compute():
+    """``forgetting`` at keep 0.3 spends 5.2 epochs of 10 (its scoring epochs), nearer ``random`` at
+    0.5 (5.5) than at 0.3 (3.5): it is compared with the former, whatever its keep label."""
+    rows = []
+    for seed in (0, 1):
+        rows += [row("a", seed, "full@0.3", 3.0, 50.0, 0.3), row("a", seed, "full", 10.0, 70.0, None),
+                 row("a", seed, "random", 3.5, 52.0, 0.3), row("a", seed, "random", 5.5, 60.0, 0.5),
+                 row("a", seed, "forgetting", 5.2, 55.0, 0.3), row("a", seed, "ucb", 3.4, 51.0, 0.3)]
+    rows = [{**r, "id": f"{r['id']}-{r['keep']}"} for r in rows]
+    baselines = suites.leaderboard_inputs({"a": rows}).baselines
+    assert baselines["forgetting k=0.3"] == "random k=0.5" and baselines["ucb k=0.3"] == "random k=0.3"
+    assert "random k=0.3" not in baselines
