@@ -1,6 +1,7 @@
-"""Two renderings of one leaderboard side by side: what changed, entry by entry, and by how much.
+"""Two renderings of one leaderboard (or one bench summary) side by side: what changed, and by how much.
 
     python benchmarks/compare_leaderboards.py OLD/leaderboard.csv NEW/leaderboard.csv [--min-change 0.3]
+    python benchmarks/compare_leaderboards.py OLD/summary.csv NEW/summary.csv
 
 Prints a markdown table of the mean Δ vs frontier of every (entry, scenario) and of each entry's
 aggregate IQM in both files, with the change, largest changes first; rows that changed by less
@@ -16,11 +17,18 @@ from pathlib import Path
 
 
 def read(path: Path) -> dict[tuple[str, str], float]:
-    """``(entry, scenario or 'aggregate IQM') -> value`` of a ``leaderboard.csv``."""
+    """``(entry, scenario or 'aggregate IQM') -> value`` of a ``leaderboard.csv``; of a bench's
+    ``summary.csv``: ``(agent k=keep kwargs, setting) -> mean Δ vs frontier``."""
     out = {}
     with path.open() as f:
         for row in csv.DictReader(f):
-            if row["kind"] == "scenario":
+            if "kind" not in row:  # summary.csv
+                if row["delta_mean"] not in ("", "nan"):
+                    name = row["agent"] + (f" k={float(row['keep']):g}" if row["keep"] else "") + \
+                        ("" if row["agent_kwargs"] in ("{}", "") else f" {row['agent_kwargs']}")
+                    setting = row["setting"].replace(" fp32", "").replace(" bf16", "")  # older renders lack it
+                    out[name, setting] = float(row["delta_mean"])
+            elif row["kind"] == "scenario":
                 out[row["agent"], row["scenario"]] = float(row["mean"])
             else:
                 out[row["agent"], "aggregate IQM"] = float(row["iqm"])

@@ -22,6 +22,7 @@ from dataselect_env import (
     SAMPLE_FEATURES,
     SEEN,
 )
+from dataselect_env.selection import keep_count
 from dataselect_env.stats import SampleStats
 
 SYN = "DataSelect/Synthetic-v0"
@@ -119,7 +120,8 @@ def test_readme_agent_loads_from_a_file_and_runs_an_episode(tmp_path, monkeypatc
     scope: dict = {}
     exec(README_RUN, scope)
     assert "test accuracy" in capsys.readouterr().out
-    assert scope["info"]["epoch"] == 10 and scope["info"]["compute"] == pytest.approx(10 * 750 / 1500)
+    validated = 11 * 500 / (3 * 1500)  # at reset and after each epoch, 500 images, a third of a training pass
+    assert scope["info"]["epoch"] == 10 and scope["info"]["compute"] == pytest.approx(10 * 750 / 1500 + validated)
     assert scope["info"]["test_accuracy"] > 0.6  # it learns
     assert type(scope["agent"]).__name__ == "LeastRecent" and isinstance(scope["agent"], agents.Agent)
 
@@ -147,7 +149,8 @@ def test_agent_runs_an_episode_in_a_plain_loop_with_exact_keep(name):
         s = agent.score_epochs
         assert (per_epoch[:s] == n).all() and (per_epoch[s:] == round(0.3 * n)).all()
         probe = 1 / 3 if name != "forgetting" else 0  # el2n / grand pay for env.score_samples()
-        assert info["compute"] == pytest.approx(s + probe + (5 - s) * round(0.3 * n) / n)
+        validated = 6 * env.unwrapped.val_cost
+        assert info["compute"] == pytest.approx(s + probe + (5 - s) * keep_count(0.3, n) / n + validated)
     elif name == "infobatch":
         assert per_epoch[0] == n and per_epoch[-1] == n  # equal scores at first; annealing (epoch 4 of 5)
         assert (per_epoch[1:-1] < n).all() and (per_epoch[1:-1] > 0.5 * n).all()

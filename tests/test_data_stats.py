@@ -224,7 +224,8 @@ def test_cifar_ids_run_an_episode_on_an_image_folder(env_id, tmp_path):
     while not done:
         obs, _, done, _, info = env.step(np.ones(30, dtype=np.int8))
         steps += 1
-    assert steps == 2 and 0 <= info["test_accuracy"] <= 1 and info["compute"] == 2.0
+    assert steps == 2 and 0 <= info["test_accuracy"] <= 1
+    assert info["compute"] == pytest.approx(2.0 + 3 * 6 / (3 * 30))  # 3 validation passes of 6 images
 
 
 @pytest.mark.cifar

@@ -129,9 +129,11 @@ def test_compute_equals_mask_sum_and_flops_add_up():
         obs, _, _, _, info = env.step(mask)
         total += mask.sum()
         assert info["samples_trained"] == total
-        assert math.isclose(info["compute"], total / n)
+        validated = (info["epoch"] + 1) * len(unwrapped.splits.y_val) / (3 * n)  # every validation pass
+        assert math.isclose(info["val_compute"], validated)
+        assert math.isclose(info["compute"], total / n + validated)
         assert math.isclose(info["keep_fraction"], mask.sum() / n)
-        assert math.isclose(obs["progress"][COMPUTE_USED], total / n / 3, rel_tol=1e-6)
+        assert math.isclose(obs["progress"][COMPUTE_USED], info["compute"] / 3, rel_tol=1e-6)
     f = unwrapped.flops_per_forward
     evaluated = 4 * len(unwrapped.splits.y_val) + len(unwrapped.splits.y_test)
     assert math.isclose(info["flops"], f * (3 * total + evaluated))
@@ -142,7 +144,7 @@ def test_empty_subset_is_legal_and_advances_schedule():
     obs, info0 = env.reset(seed=0)
     n = obs["samples"].shape[0]
     obs1, reward, terminated, _, info = env.step(np.zeros(n, dtype=bool))
-    assert info["compute"] == 0 and info["samples_trained"] == 0
+    assert info["compute"] == info["val_compute"] == 2 * env.unwrapped.val_cost and info["samples_trained"] == 0
     assert info["val_accuracy"] == info0["val_accuracy"] and reward == 0.0
     assert obs1["progress"][EPOCH_FRAC] == 0.5 and not terminated
     np.testing.assert_array_equal(obs1["samples"][:, SEEN], 0)
@@ -154,12 +156,13 @@ def test_reward_formulas(reward):
     env = gym.make(SYN, epochs=3, reward=reward, lam=lam, c_min=c_min)
     obs, info = env.reset(seed=0)
     n = obs["samples"].shape[0]
-    acc, compute = info["val_accuracy"], 0.0
+    val_cost = 500 / (3 * n)  # a validation pass: 500 images, a third of a training pass each
+    acc, compute = info["val_accuracy"], val_cost  # the pass at reset
     for k, frac in enumerate([0.5, 0.02, 1.0]):
         mask = np.zeros(n, dtype=np.int8)
         mask[: round(frac * n)] = 1
         _, r, terminated, _, info = env.step(mask)
-        gain, c = info["val_accuracy"] - acc, mask.sum() / n
+        gain, c = info["val_accuracy"] - acc, mask.sum() / n + val_cost
         compute += c
         expected = {"gain_per_compute": 100 * gain / max(c, c_min),
                     "gain_minus_cost": 100 * gain - lam * c,
@@ -170,13 +173,15 @@ def test_reward_formulas(reward):
 
 
 def test_frontier_val_accuracy_is_full_data_training_at_that_compute():
-    """F(E') is the final val accuracy of the same-seed full-data episode of E' epochs; F interpolates
-    linearly between integer computes; F(0) is the untrained model; runs are cached per (seed, E')."""
+    """F at the compute of the same-seed full-data episode of E' epochs (E' epochs and E' + 1
+    validation passes) is that episode's final val accuracy; F interpolates linearly between those
+    points; F(x(0)) is the untrained model; runs are cached per (seed, E')."""
     kw = {"epochs": 4, "synthetic": {"n_train": 900}}
     env = gym.make(SYN, **kw)
     _, info0 = env.reset(seed=3)
     base = env.unwrapped
-    assert base.frontier_val_accuracy(0) == info0["val_accuracy"]
+    x = lambda e: e + (e + 1) * base.val_cost  # noqa: E731  (a full run of e epochs, validated e + 1 times)
+    assert base.frontier_val_accuracy(x(0)) == base.frontier_val_accuracy(0) == info0["val_accuracy"]
     full = {}
     for e in (1, 2, 4):
         short = gym.make(SYN, **{**kw, "epochs": e})
@@ -185,13 +190,14 @@ def test_frontier_val_accuracy_is_full_data_training_at_that_compute():
             obs, _, terminated, _, info = short.step(np.ones(obs["samples"].shape[0], dtype=np.int8))
         assert terminated
         full[e] = info["val_accuracy"]
-        assert base.frontier_val_accuracy(e) == full[e]
-    assert base.frontier_val_accuracy(1.25) == pytest.approx(0.75 * full[1] + 0.25 * full[2])
-    assert base.frontier_val_accuracy(9.0) == full[4]  # clipped to the schedule
+        assert info["compute"] == pytest.approx(x(e)) and base.frontier_val_accuracy(info["compute"]) == full[e]
+    quarter = x(1) + 0.25 * (x(2) - x(1))
+    assert base.frontier_val_accuracy(quarter) == pytest.approx(0.75 * full[1] + 0.25 * full[2])
+    assert base.frontier_val_accuracy(99.0) == full[4]  # clipped to the schedule
     runs = len(base._frontier)
     base.frontier_val_accuracy(1.5)
     assert len(base._frontier) == runs  # cached
-    assert info0["compute"] == 0 and base.ledger.compute == 0  # the reference runs are not charged
+    assert info0["compute"] == base.ledger.compute == base.val_cost  # the reference runs are not charged
 
 
 def test_vs_frontier_reward_is_the_margin_over_full_data_training():
@@ -206,18 +212,18 @@ def test_vs_frontier_reward_is_the_margin_over_full_data_training():
         _, r, terminated, _, info = env.step(mask)
     assert terminated and r == pytest.approx(
         100 * (info["val_accuracy"] - env.unwrapped.frontier_val_accuracy(info["compute"])))
-    assert 1.4 < info["compute"] < 1.6 and r != 0.0
+    assert 1.4 < info["compute"] - info["val_compute"] < 1.6 and r != 0.0
 
 
 def test_compute_budget_ends_episode():
-    env = gym.make(SYN, epochs=10, compute_budget=1.5)
+    env = gym.make(SYN, epochs=10, compute_budget=1.5)  # 1 epoch + 2 validations < 1.5 < 2 + 3 validations
     obs, _ = env.reset(seed=0)
     n = obs["samples"].shape[0]
     steps, done = 0, False
     while not done:
         obs, _, done, _, info = env.step(np.ones(n, dtype=np.int8))
         steps += 1
-    assert steps == 2 and info["compute"] == 2.0 and "test_accuracy" in info
+    assert steps == 2 and info["compute"] == pytest.approx(2.0 + 3 * env.unwrapped.val_cost) and "test_accuracy" in info
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.ones(n, dtype=np.int8))
 
@@ -230,7 +236,7 @@ def test_probe_refreshes_every_sample_and_is_charged():
     mask[:10] = 1
     obs, _, _, _, info = env.step(mask)
     assert obs["samples"][:, SEEN].all()
-    assert info["compute"] == pytest.approx(10 / n + 1 / 3)
+    assert info["compute"] == pytest.approx(10 / n + 1 / 3 + 2 * env.unwrapped.val_cost)
 
 
 def test_unselected_statistics_stay_stale():
