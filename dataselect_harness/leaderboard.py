@@ -388,7 +388,7 @@ def _write_figure(path: Path, per_scen: list[ScenarioStats], agg: list[Aggregate
 
 def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Mapping[str, str] = "random", *,
                       reps: int = 2000, seed: int = 0, speedups: Scores | None = None,
-                      notes: Sequence[str] = ()) -> str:
+                      notes: Sequence[str] = (), headroom: Scores | None = None) -> str:
     """Write ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.png`` into ``directory``.
 
     The markdown has one table per scenario (agent, n, mean Δ, 95% CI) and the aggregate table
@@ -407,6 +407,8 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
         (``inf`` above the frontier, ``-inf`` below it, see :func:`speedup_stats`): adds their
         median to the scenario tables and the CSV.
     :param notes: lines listed under the header (e.g. seeds left out as outside the frontier).
+    :param headroom: ``headroom[oracle][scenario] -> per-seed Δ of a privileged oracle minus its
+        baseline's Δ on the same seed``: a section of its own, never ranked with the controllers.
     :return: the markdown written to ``leaderboard.md``.
     """
     out = Path(directory)
@@ -418,8 +420,29 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
     sp = None if speedups is None else {(str(a), str(sc)): speedup_stats(v) for a, per in speedups.items()
                                         for sc, v in per.items()}
     md = _markdown(per_scen, agg, baseline, sp, notes)
+    if headroom:
+        md += headroom_markdown(headroom, baseline, reps=reps, seed=seed)
     if not _write_figure(out / "leaderboard.png", per_scen, agg):
         md += "\n(Figure skipped: matplotlib is not installed.)\n"
     (out / "leaderboard.md").write_text(md)
     _write_csv(out / "leaderboard.csv", per_scen, agg, sp)
     return md
+
+
+def headroom_markdown(headroom: Scores, baseline: str | Mapping[str, str], reps: int = 2000, seed: int = 0) -> str:
+    """The headroom section: per scenario, each privileged oracle's Δ minus its baseline's, paired
+    by seed, mean and 95% bootstrap CI over seeds. Oracles read what no controller may (which labels
+    are corrupted, the clean labels): they bound what selection could gain, they do not compete.
+
+    :param headroom: ``headroom[oracle][scenario] -> per-seed differences`` (points).
+    :param baseline: each oracle's baseline (a name, or ``oracle -> name``), for the header.
+    """
+    lines = ["", "## Headroom: privileged oracles minus random (not ranked)", "",
+             "An oracle reads the ground truth (`env.corrupted`, `env.clean_labels`), which no controller may; "
+             "its Δ minus that of its baseline on the same seed is the scenario's headroom for selection. "
+             "A controller's share of it = (its Δ - the baseline's) / the headroom.", "",
+             "| scenario | oracle | baseline | n | headroom [95% CI] |", "|---|---|---|---:|---|"]
+    for r in scenario_table(headroom, reps=reps, seed=seed):
+        base = baseline if isinstance(baseline, str) else baseline.get(r.agent, "—")
+        lines.append(f"| {r.scenario} | {r.agent} | {base} | {r.n} | {_fmt_point_ci(r.mean, r.ci)} |")
+    return "\n".join(lines) + "\n"

@@ -76,7 +76,8 @@ def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False) ->
     extra = diagnose.summary(curve) if diagnose is not None else {}
     return {"id": ep.id, **asdict(ep), "epochs": base.epochs, "n_train": base.n, **extra,
             "test_accuracy": info["test_accuracy"], "test_loss": info["test_loss"],
-            "val_accuracy": info["val_accuracy"], "compute": info["compute"], "val_compute": info["val_compute"], "flops": info["flops"],
+            "val_accuracy": info["val_accuracy"], "compute": info["compute"], "val_compute": info["val_compute"],
+            "flops": info["flops"],
             "wall_time": curve["wall_time"][-1], "samples_trained": info["samples_trained"], "return": total[0],
             "diverged": bool(info.get("diverged", False)),
             "curve": curve, "device": device_name(base.device), "precision": base.precision,

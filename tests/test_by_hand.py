@@ -148,3 +148,25 @@ def test_probability_of_improvement_pairs_each_entry_with_random_at_its_own_comp
     baselines = suites.leaderboard_inputs({"a": rows}).baselines
     assert baselines["forgetting k=0.3"] == "random k=0.5" and baselines["ucb k=0.3"] == "random k=0.3"
     assert "random k=0.3" not in baselines
+
+
+def test_oracles_are_headroom_never_ranked(tmp_path):
+    """``oracle_clean`` reads the ground truth: it is left out of every ranked table and shows up as
+    headroom, its Δ minus that of ``random`` (nearest in compute) on the same seed: by hand,
+    seed 0: (70 - 65) - (62 - 65) = +8; seed 1: (72 - 65) - (61 - 65) = +11; mean +9.5."""
+    rows = []
+    for seed, (rand_acc, oracle_acc) in enumerate([(62.0, 70.0), (61.0, 72.0)]):
+        rows += [row("a", seed, "full@0.5", 5.0, 60.0, 0.5), row("a", seed, "full", 10.0, 70.0, None),
+                 row("a", seed, "random", 7.5, rand_acc, 0.5), row("a", seed, "oracle_clean", 7.5, oracle_acc, 0.5)]
+    rows = [{**r, "id": f"{r['id']}-{r['keep']}", "spec": r["agent"]} for r in rows]
+    inputs = suites.leaderboard_inputs({"a": rows})
+    assert set(inputs.scores) == {"random k=0.5"} and inputs.baselines["oracle_clean k=0.5"] == "random k=0.5"
+    assert inputs.headroom == {"oracle_clean k=0.5": {"a": pytest.approx([8.0, 11.0])}}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / suites.SUITE_FILE).write_text(json.dumps({"suite": "hand", "scenarios": []}))
+    md = suites.write_suite_leaderboard(tmp_path, reps=200)
+    ranked, headroom = md.split("## Headroom")
+    assert "oracle_clean" not in ranked and "| a | oracle_clean k=0.5 | random k=0.5 | 2 | +9.50" in headroom
+    with (tmp_path / "leaderboard.csv").open() as f:
+        assert all("oracle" not in r["agent"] for r in csv.DictReader(f))
