@@ -231,8 +231,8 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
                if e == LEADERBOARD_BASELINE or (keeps[e] is not None and e == f"{LEADERBOARD_BASELINE} k={keeps[e]:g}")}
     # every entry against the random entry nearest to it in compute (on the one axis, per epoch of
     # the schedule), not by keep label: a static agent's scoring epochs make it spend more than its keep
-    baselines = {name: min(randoms, key=lambda e: (abs(randoms[e] - np.mean(c)), e))
-                 for name, c in compute.items() if randoms and name not in randoms}
+    baselines = {name: name if name in randoms else min(randoms, key=lambda e: (abs(randoms[e] - np.mean(c)), e))
+                 for name, c in compute.items() if randoms}  # a random entry is its own (no improvement over itself)
     privileged = {name for name in scores if is_privileged(spec_of.get(name, name))}
     headroom = {}
     for name in sorted(privileged):  # out of the ranking, into the headroom
