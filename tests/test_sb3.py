@@ -212,12 +212,13 @@ def test_eval_baselines_play_hand_written_agents_on_the_held_out_tasks(tmp_path)
     rows = curves.read_baselines(out)
     assert [r["agent"] for r in rows] == ["random", "ucb"] and all(r["episodes"] == 2 for r in rows)
     curve = curves.read_learning_curve(out)
-    assert rows[0]["mean_compute"] == rows[1]["mean_compute"] == curve[0]["mean_compute"] < 2  # each task's keep
+    assert rows[0]["mean_compute"] == rows[1]["mean_compute"] == curve[0]["mean_compute"]  # each task's keep
     assert (out / "learning_curve.png").exists() or importlib.util.find_spec("matplotlib") is None
     all_data = dataclasses.replace(args, out=tmp_path / "k1", env_kwargs={**CHEAP_TASKS, "keep": [1.0, 1.0]},
                                    eval_baselines=("random",))
     row = curves.read_baselines(train(all_data))[0]
-    assert row["mean_compute"] == 2 and row["mean_val_vs_frontier"] == 0.0  # all data, whole schedule: the frontier
+    assert row["mean_val_vs_frontier"] == 0.0  # all data, whole schedule: the frontier's own point
+    assert 2 < row["mean_compute"] and rows[0]["mean_compute"] < row["mean_compute"]  # 2 epochs + validation; keep < 1
     with pytest.raises(ValueError, match="--eval-tasks"):
         train(TrainArgs(eval_baselines=("random",)))
     with pytest.raises(ValueError, match="unknown agent|registered"):
