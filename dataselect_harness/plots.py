@@ -12,9 +12,48 @@ import numpy as np
 
 from .results import is_frontier, kwargs_key, setting_of
 
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+KEEP_MARKERS = {0.3: "o", 0.5: "s", 0.7: "^"}  # other keeps: "D"; agents without a keep: "P"
+
 
 def _family(agent: str) -> str:
     return "full data" if agent == "full" or agent.startswith("full@") else agent
+
+
+def agent_color(agent: str, plt: Any) -> Any:
+    """One colour per agent in every figure of every run: the registered agents by registry order
+    (tab20), others by a hash of the name; the full-data runs black."""
+    import zlib
+
+    import agents
+    if _family(agent) == "full data":
+        return "black"
+    names = [n for n in agents.REGISTRY if n not in ("full", "sb3")]
+    i = names.index(agent) if agent in names else zlib.crc32(agent.encode())
+    return plt.cm.tab20(i % 20)
+
+
+def keep_marker(keep: float | None) -> str:
+    """The marker of a keep fraction in ``pareto.png`` (the legend says which)."""
+    return "P" if keep is None else KEEP_MARKERS.get(round(keep, 6), "D")
+
+
+def is_privileged(agent: str) -> bool:
+    """Whether ``agent`` (a spec) reads the env's ground truth: an oracle, drawn hollow."""
+    from .suites import is_privileged as privileged
+    return privileged(agent)
+
+
+def title_of(setting: str, width: int = 90) -> str:
+    """A setting in words, wrapped: ``CIFAR10Noisy40Proxy-v0, 20 epochs, fp32, val_size 1000``."""
+    import json
+    import textwrap
+    head, _, kwargs = setting.partition(" {")
+    env, epochs, *rest = head.split(" ")
+    words = [env.split("/")[-1], f"{epochs.removeprefix('E=')} epochs", *rest]
+    if kwargs:
+        words += [f"{k} {json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in json.loads("{" + kwargs).items()]
+    return "\n".join(textwrap.wrap(", ".join(words), width))
 
 
 def mean_frontier(summary: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -36,33 +75,34 @@ def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: P
     setting = summary[0]["setting"]
     summary = [s for s in summary if s["setting"] == setting]
     rows = [r for r in rows if setting_of(r) == setting]
-    families = list(dict.fromkeys(_family(s["agent"]) for s in summary))
-    colors = {f: plt.cm.tab10(i % 10) for i, f in enumerate(families)}
-    markers = {f: "osD^v<>pXh*"[i % 11] for i, f in enumerate(families)}
-
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(8, 5.5))
     x, y = mean_frontier(summary)
     if len(x):
-        ax.plot(x, y, "-", color="gray", lw=1.5, zorder=1, label="full-data frontier (mean over seeds)")
-    for f in families:
-        pts = [s for s in summary if _family(s["agent"]) == f]
-        ax.errorbar([s["compute_mean"] for s in pts], [s["test_acc_mean"] for s in pts],
-                    xerr=[np.nan_to_num(s["compute_std"]) for s in pts],
-                    yerr=[np.nan_to_num(s["test_acc_std"]) for s in pts],
-                    fmt=markers[f], color=colors[f], label=f, capsize=3)
-        for s in pts:
-            if s["keep"] is not None:
-                ax.annotate(f"{s['keep']:g}", (s["compute_mean"], s["test_acc_mean"]), fontsize=7,
-                            textcoords="offset points", xytext=(4, 4))
-    ax.set(xlabel="compute (full-epoch units)", ylabel="test accuracy (%)", title=setting)
+        ax.plot(x, y, "-x", color="black", lw=1.8, ms=7, zorder=1, label="full-data frontier (mean over seeds)")
+    for s in (s for s in summary if not is_frontier(s)):
+        hollow = is_privileged(s["agent"])
+        ax.errorbar(s["compute_mean"], s["test_acc_mean"], xerr=np.nan_to_num(s["compute_std"]),
+                    yerr=np.nan_to_num(s["test_acc_std"]), fmt=keep_marker(s["keep"]), color=agent_color(s["agent"], plt),
+                    mfc="none" if hollow else None, ms=7, capsize=3, ls="none")
+    from matplotlib.lines import Line2D
+    agents_shown = list(dict.fromkeys(s["agent"] for s in summary if not is_frontier(s)))
+    handles = [Line2D([], [], color="black", marker="x", lw=1.8, label="full-data frontier (mean over seeds)")]
+    handles += [Line2D([], [], color=agent_color(a, plt), marker="o", ls="none", mfc="none" if is_privileged(a) else None,
+                       label=a + (" (privileged oracle)" if is_privileged(a) else "")) for a in agents_shown]
+    keeps = sorted({s["keep"] for s in summary if not is_frontier(s) and s["keep"] is not None})
+    handles += [Line2D([], [], color="gray", marker=keep_marker(k), ls="none", label=f"keep {k:g}") for k in keeps]
+    if any(s["keep"] is None for s in summary if not is_frontier(s)):
+        handles.append(Line2D([], [], color="gray", marker=keep_marker(None), ls="none", label="no keep (its own)"))
+    ax.set(xlabel="compute (full-epoch units, every pass counted)", ylabel="test accuracy (%)")
+    ax.set_title(title_of(setting), fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(directory / "pareto.png", dpi=120)
     plt.close(fig)
 
     lines = list(dict.fromkeys("full@f" if s["agent"].startswith("full@") else s["agent"] for s in summary))
-    colors = {a: plt.cm.tab10(i % 10) for i, a in enumerate(lines)}  # here full and full@f apart
+    colors = {a: "gray" if a == "full@f" else agent_color(a, plt) for a in lines}  # here full and full@f apart
     markers = {a: "osD^v<>pXh*"[i % 11] for i, a in enumerate(lines)}
     keeps = sorted({r["keep"] for r in rows if r["keep"] is not None and not is_frontier(r)}) or [None]
     fig, axes = plt.subplots(1, len(keeps), figsize=(5 * len(keeps), 4), sharey=True, squeeze=False)
@@ -81,7 +121,7 @@ def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: P
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("val accuracy (%)")
-    fig.suptitle(f"{setting}: mean over seeds", fontsize=9)
+    fig.suptitle(title_of(setting, 140) + ": mean over seeds", fontsize=9)
     fig.tight_layout()
     fig.savefig(directory / "curves.png", dpi=120)
     plt.close(fig)
@@ -109,12 +149,13 @@ def plot_corrupted(summary: list[dict[str, Any]], rows: list[dict[str, Any]], di
     if not lines:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for i, (name, _, y) in enumerate(lines):
-        ax.plot(np.arange(1, len(y) + 1), y, marker="osD^v<>pXh*"[i % 11], ms=3, color=plt.cm.tab10(i % 10),
+    for i, (name, agent, y) in enumerate(lines):
+        ax.plot(np.arange(1, len(y) + 1), y, marker="osD^v<>pXh*"[i % 11], ms=3, color=agent_color(agent, plt),
                 label=name)
     base = np.nanmean([s["corrupted_fraction"] for s in summary])
     ax.axhline(base, color="gray", ls="--", lw=1, label=f"training set ({base:.1f}%)")
-    ax.set(xlabel="epoch", ylabel="corrupted share of the kept samples (%)", title=summary[0]["setting"])
+    ax.set(xlabel="epoch", ylabel="corrupted share of the kept samples (%)")
+    ax.set_title(title_of(summary[0]["setting"], 80), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -139,16 +180,21 @@ def plot_class_kept(summary: list[dict[str, Any]], rows: list[dict[str, Any]], d
                 continue
             y = [float(x) for x in s["class_kept"].split()]
             i = names.index(s["agent"])
-            ax.plot(range(len(y)), y, marker="osD^v<>pXh*"[i % 11], ms=4, color=plt.cm.tab10(i % 10), label=s["agent"])
+            ax.plot(range(len(y)), y, marker="osD^v<>pXh*"[i % 11], ms=4, color=agent_color(s["agent"], plt),
+                    label=s["agent"])
+        classes = len(y)
+        ax.set_xticks(range(classes))
+        if "CIFAR10" in summary[0]["setting"] and classes == len(CIFAR10_CLASSES):
+            ax.set_xticklabels(CIFAR10_CLASSES, rotation=45, ha="right", fontsize=7)
         if k is not None:
             ax.axhline(100 * k, color="gray", ls="--", lw=1, label="keep")
-        ax.set(xlabel="class", title="all keeps" if k is None else f"keep {k:g}")
+        ax.set(xlabel="class (training label)", title="all keeps" if k is None else f"keep {k:g}")
         ax.grid(alpha=0.3)
     handles = {}
     for ax in axes[0]:
         handles.update(zip(*reversed(ax.get_legend_handles_labels())))
     axes[0][0].set_ylabel("share of the class's samples kept (%)")
-    fig.suptitle(f"{summary[0]['setting']}: mean over epochs and seeds", fontsize=9)
+    fig.suptitle(title_of(summary[0]["setting"], 140) + ": mean over epochs and seeds", fontsize=9)
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 4), fontsize=7)
     fig.tight_layout(rect=(0, 0.06 * math.ceil(len(handles) / 4), 1, 1))
     fig.savefig(directory / "class_kept.png", dpi=120)
