@@ -102,13 +102,16 @@ def load_cifar(name: str, root: Path, download: bool) -> tuple[np.ndarray, ...]:
             np.asarray(test.targets), num_classes)
 
 
-def check_root_exists(root: Path, origin: str = "data_root= or DATASELECT_DATA") -> None:
-    """Raise FileNotFoundError if ``root`` names an archive (``.tar.gz``/``.tgz``/``.tar``) that
-    does not exist, so that a mistyped path is reported instead of created as a directory."""
-    if not root.exists() and root.name.lower().endswith(ARCHIVE_SUFFIXES):
+def check_root_exists(root: Path, origin: str = "data_root= or DATASELECT_DATA", given: bool = False) -> None:
+    """Raise FileNotFoundError when ``root`` does not exist and either names an archive
+    (``.tar.gz``/``.tgz``/``.tar``) or was given by the user (``given``: ``data_root=`` or
+    ``DATASELECT_DATA``), so that a mistyped path is reported instead of created as an empty
+    directory. Only the default root (``~/.cache/dataselect``) is created, for a download."""
+    if not root.exists() and (given or root.name.lower().endswith(ARCHIVE_SUFFIXES)):
+        what = "it names an archive, so" if root.name.lower().endswith(ARCHIVE_SUFFIXES) else "it was given, so"
         raise FileNotFoundError(
-            f"The data root {str(root)!r} (given by {origin}) does not exist. Check the path: it "
-            "names an archive, so nothing was downloaded or created there."
+            f"The data root {str(root)!r} (given by {origin}) does not exist. Check the path: "
+            f"{what} nothing was downloaded or created there."
         )
 
 
@@ -122,8 +125,8 @@ def missing_dataset_message(name: str, root: Path, download: bool, err: Exceptio
         f"an image folder with train/<class>/ and test/<class>/; {tried}. Point the "
         "DATASELECT_DATA environment variable or data_root= at a copy: a directory holding "
         f"torchvision's {files}/, or an ImageFolder directory (train/<class>/*, test/<class>/*) or "
-        "a .tar.gz of one. With download=True torchvision downloads it into the data root "
-        "(default ~/.cache/dataselect)."
+        "a .tar.gz of one." + ("" if download else " With download=True torchvision downloads it into the "
+                                "data root (default ~/.cache/dataselect).")
     )
 
 
@@ -364,7 +367,8 @@ def load(dataset: str, data_root_: str | os.PathLike | None = None, download: bo
         default_val = DEFAULT_VAL_SIZE["synthetic"]
     elif dataset in ("cifar10", "cifar100"):
         root = data_root(data_root_)
-        check_root_exists(root, "data_root=" if data_root_ is not None else "DATASELECT_DATA")
+        given = data_root_ is not None or bool(os.environ.get("DATASELECT_DATA"))
+        check_root_exists(root, "data_root=" if data_root_ is not None else "DATASELECT_DATA", given)
         raw = cached_image_folder(root) if root.exists() and is_image_folder(root) \
             else load_cifar(dataset, root, download)
         default_val = DEFAULT_VAL_SIZE[dataset]

@@ -85,6 +85,17 @@ def test_a_missing_archive_path_says_it_does_not_exist_and_creates_nothing(tmp_p
     assert not missing.exists() and not missing.parent.exists()  # no directory left behind
 
 
+def test_a_missing_directory_given_as_data_root_is_not_created(tmp_path, monkeypatch):
+    missing = tmp_path / "no" / "such" / "dir"
+    with pytest.raises(FileNotFoundError, match=r"\(given by data_root=\) does not exist") as err:
+        gym.make("DataSelect/CIFAR10-v0", data_root=str(missing), model="tiny")
+    assert "With download=True" not in str(err.value)  # download is on: the message does not suggest it
+    monkeypatch.setenv("DATASELECT_DATA", str(missing))
+    with pytest.raises(FileNotFoundError, match=r"\(given by DATASELECT_DATA\) does not exist"):
+        gym.make("DataSelect/CIFAR10-v0", model="tiny")
+    assert not (tmp_path / "no").exists()  # nothing created
+
+
 def test_a_truncated_archive_names_the_file(tmp_path):
     root = make_image_folder(tmp_path / "src" / "mini")
     with tarfile.open(tmp_path / "mini.tar.gz", "w:gz") as tar:
