@@ -117,8 +117,10 @@ def bench(args: BenchArgs, envs_checked: bool = False) -> int:
             failures = run_matrix(todo, args, on_result) if todo else []
         except KeyboardInterrupt:
             bar.close()
-            print(f"\ninterrupted: the finished episodes are in {out / RESULTS}; run the same command to resume",
-                  file=sys.stderr)
+            ran, minutes = on_result.count - (len(episodes) - len(todo)), (time.perf_counter() - start) / 60
+            print(f"\ninterrupted after {minutes:.1f} min: {ran} episode(s) finished in this run and are in "
+                  f"{out / RESULTS} ({on_result.count} of {len(episodes)} in all); the episodes in flight were "
+                  f"lost. Run the same command to resume: it starts where this stopped", file=sys.stderr)
             return 130
     bar.close()
     finished = {r["id"] for r in read_results(out)}
@@ -205,20 +207,21 @@ def default_out(args: BenchArgs) -> str:
 
 def progress_writer(write: Callable[[dict], None], commit: str | None, bar: Any, total: int, done: int,
                     start: float) -> Callable[[dict], None]:
-    """``on_result``: write the row, advance the bar, print one flushed line (also when output is a file)."""
-    count = [done]
+    """``on_result``: write the row, advance the bar, print one flushed line (also when output is a file).
+    ``on_result.count`` is the number of finished episodes, those of earlier runs included."""
 
     def on_result(row: dict[str, Any]) -> None:
         write({**row, "git_commit": commit})
         bar.update()
-        count[0] += 1
+        on_result.count += 1
         elapsed = time.perf_counter() - start
-        ran = count[0] - done
-        eta = elapsed / ran * (total - count[0])
-        bar.write(f"[{count[0]}/{total}] {row['agent']:>16} keep={row['keep']} seed={row['seed']}: test acc "
+        ran = on_result.count - done
+        eta = elapsed / ran * (total - on_result.count)
+        bar.write(f"[{on_result.count}/{total}] {row['agent']:>16} keep={row['keep']} seed={row['seed']}: test acc "
                   f"{100 * row['test_accuracy']:.2f}%  compute {row['compute']:.2f}  {row['wall_time']:.1f}s  "
                   f"(elapsed {elapsed / 60:.1f} min, about {eta / 60:.1f} min left)")
         sys.stdout.flush()
+    on_result.count = done
     return on_result
 
 

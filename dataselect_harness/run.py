@@ -71,6 +71,10 @@ def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False) ->
             if info["epoch"]:
                 bar.set_postfix(val_acc=f"{info['val_accuracy']:.4f}", keep=f"{info['keep_fraction']:.2f}")
                 bar.update()
+                if bar.disable and not quiet:  # no terminal (a pipe, a log file): tqdm is off, say it in lines
+                    print(f"  {ep.name}: epoch {info['epoch']}/{env.unwrapped.epochs}, val acc "
+                          f"{100 * info['val_accuracy']:.2f}%, kept {info['keep_fraction']:.2f}, compute "
+                          f"{info['compute']:.2f}, {curve['wall_time'][-1]:.0f}s", flush=True)
         info = agents.play_episode(agent, env, ep.seed, deterministic=False, on_step=on_step)
     base = env.unwrapped
     extra = diagnose.summary(curve) if diagnose is not None else {}

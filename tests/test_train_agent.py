@@ -428,3 +428,30 @@ def test_diverged_episodes_are_recorded_and_counted(tmp_path):
     assert all(math.isfinite(r["test_accuracy"]) for r in rows)
     md = (tmp_path / "summary.md").read_text()
     assert "| diverged |" in md and "Diverged = " in md
+
+
+def test_ctrl_c_says_what_finished_and_what_was_lost(tmp_path, monkeypatch, capsys):
+    finished = []
+
+    def first_then_ctrl_c(ep, threads=None, quiet=False):
+        if finished:
+            raise KeyboardInterrupt
+        finished.append(ep)
+        return {"id": ep.id, "agent": ep.agent, "keep": ep.keep, "seed": ep.seed, "test_accuracy": 0.5,
+                "compute": 1.0, "wall_time": 1.0}
+    monkeypatch.setattr(harness_run, "run_episode", first_then_ctrl_c)
+    assert bench(BenchArgs(**MATRIX, out=str(tmp_path))) == 130
+    err = capsys.readouterr().err
+    assert "1 episode(s) finished in this run" in err and f"(1 of {N_EPISODES} in all)" in err
+    assert "the episodes in flight were lost" in err and "Run the same command to resume" in err
+
+
+def test_an_episode_prints_one_line_per_epoch_when_the_output_is_not_a_terminal(capsys):
+    ep = Episode(ENV, {"epochs": 2, "action_mode": "mask"}, "random", "random", {"keep": 0.5}, 0.5, 0, 2)
+    harness_run.run_episode(ep, quiet=False)  # pytest's captured stdout is not a terminal
+    harness_run.cached_env.cache_clear()
+    lines = [line for line in capsys.readouterr().out.splitlines() if "epoch" in line]
+    assert [line.split(":")[1].split(",")[0].strip() for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    harness_run.run_episode(ep, quiet=True)
+    harness_run.cached_env.cache_clear()
+    assert "epoch" not in capsys.readouterr().out
