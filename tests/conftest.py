@@ -18,7 +18,8 @@ def cifar_archive() -> Path:
     """Path of the shared CIFAR-10 JPEG archive; skips the test when it is absent."""
     path = Path(os.environ.get("DATASELECT_TEST_CIFAR", SHARED_CIFAR))
     if not path.exists():
-        pytest.skip(f"shared CIFAR-10 copy not found at {path}")
+        pytest.skip(f"shared CIFAR-10 copy not found at {path} (set DATASELECT_TEST_CIFAR to an archive or "
+                    f"image folder of CIFAR-10 to run it)")
     return path
 
 
