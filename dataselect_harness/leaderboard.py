@@ -388,7 +388,8 @@ def _write_figure(path: Path, per_scen: list[ScenarioStats], agg: list[Aggregate
 
 def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Mapping[str, str] = "random", *,
                       reps: int = 2000, seed: int = 0, speedups: Scores | None = None,
-                      notes: Sequence[str] = (), headroom: Scores | None = None) -> str:
+                      notes: Sequence[str] = (), headroom: Scores | None = None,
+                      shares: Mapping[str, Mapping[str, float]] | None = None) -> str:
     """Write ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.png`` into ``directory``.
 
     The markdown has one table per scenario (agent, n, mean Δ, 95% CI) and the aggregate table
@@ -409,6 +410,8 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
     :param notes: lines listed under the header (e.g. seeds left out as outside the frontier).
     :param headroom: ``headroom[oracle][scenario] -> per-seed Δ of a privileged oracle minus its
         baseline's Δ on the same seed``: a section of its own, never ranked with the controllers.
+    :param shares: ``shares[entry][scenario]``: the share of that headroom an entry captures, listed
+        in the same section.
     :return: the markdown written to ``leaderboard.md``.
     """
     out = Path(directory)
@@ -421,7 +424,7 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
                                         for sc, v in per.items()}
     md = _markdown(per_scen, agg, baseline, sp, notes)
     if headroom:
-        md += headroom_markdown(headroom, baseline, reps=reps, seed=seed)
+        md += headroom_markdown(headroom, baseline, reps=reps, seed=seed, shares=shares or {})
     if not _write_figure(out / "leaderboard.png", per_scen, agg):
         md += "\n(Figure skipped: matplotlib is not installed.)\n"
     (out / "leaderboard.md").write_text(md)
@@ -429,13 +432,15 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
     return md
 
 
-def headroom_markdown(headroom: Scores, baseline: str | Mapping[str, str], reps: int = 2000, seed: int = 0) -> str:
+def headroom_markdown(headroom: Scores, baseline: str | Mapping[str, str], reps: int = 2000, seed: int = 0,
+                      shares: Mapping[str, Mapping[str, float]] | None = None) -> str:
     """The headroom section: per scenario, each privileged oracle's Δ minus its baseline's, paired
     by seed, mean and 95% bootstrap CI over seeds. Oracles read what no controller may (which labels
     are corrupted, the clean labels): they bound what selection could gain, they do not compete.
 
     :param headroom: ``headroom[oracle][scenario] -> per-seed differences`` (points).
     :param baseline: each oracle's baseline (a name, or ``oracle -> name``), for the header.
+    :param shares: ``shares[entry][scenario]``: the share of the headroom each controller captures.
     """
     lines = ["", "## Headroom: privileged oracles minus random (not ranked)", "",
              "An oracle reads the ground truth (`env.corrupted`, `env.clean_labels`), which no controller may; "
@@ -445,4 +450,11 @@ def headroom_markdown(headroom: Scores, baseline: str | Mapping[str, str], reps:
     for r in scenario_table(headroom, reps=reps, seed=seed):
         base = baseline if isinstance(baseline, str) else baseline.get(r.agent, "—")
         lines.append(f"| {r.scenario} | {r.agent} | {base} | {r.n} | {_fmt_point_ci(r.mean, r.ci)} |")
+    if shares:
+        scens = sorted({sc for per in shares.values() for sc in per})
+        lines += ["", "Share of the headroom each controller captures ((its mean Δ - its baseline's) / the largest "
+                  "mean headroom of an oracle with that baseline; 1 = all of it, < 0 = below the baseline):", "",
+                  "| agent | " + " | ".join(scens) + " |", "|---|" + "---:|" * len(scens)]
+        lines += [f"| {a} | " + " | ".join("—" if sc not in per or math.isnan(per[sc]) else f"{per[sc]:+.2f}"
+                                           for sc in scens) + " |" for a, per in sorted(shares.items())]
     return "\n".join(lines) + "\n"

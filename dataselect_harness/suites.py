@@ -187,7 +187,10 @@ class LeaderboardInputs:
     below it); ``baselines``: entry -> the ``random`` entry its probability of improvement is over;
     ``notes``: the seeds left out, said; ``headroom[oracle][scenario]``: per seed, a privileged
     oracle's Δ minus its baseline's on the same seed. Privileged entries (an agent class with
-    ``privileged = True``, e.g. ``oracle_clean``) are in ``headroom`` only, never in ``scores``.
+    ``privileged = True``, e.g. ``oracle_clean``) are in ``headroom`` only, never in ``scores``;
+    ``shares[entry][scenario]``: the share of the scenario's headroom an entry captures, (its mean Δ -
+    its baseline's) / the largest mean headroom among the oracles with the same baseline (nan when
+    that headroom is not positive).
     """
 
     scores: dict[str, dict[str, list[float]]]
@@ -195,6 +198,7 @@ class LeaderboardInputs:
     baselines: dict[str, str]
     notes: list[str]
     headroom: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    shares: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> LeaderboardInputs:
@@ -252,7 +256,30 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
               f"(or without a full-data run), left out of Δ" for (name, scen), seeds in outside.items()]
     notes += [f"{scen} ran {len(rows)} episode(s) in {', '.join(sorted({str(r.get('precision')) for r in rows}))} on "
               f"{'; '.join(sorted({str(r.get('device')) for r in rows}))}" for scen, rows in results.items() if rows]
-    return LeaderboardInputs(scores, speedups, baselines, notes, headroom)
+    return LeaderboardInputs(scores, speedups, baselines, notes, headroom, headroom_shares(scores, baselines, headroom))
+
+
+def headroom_shares(scores: Mapping[str, Mapping[str, list[float]]], baselines: Mapping[str, str],
+                    headroom: Mapping[str, Mapping[str, list[float]]]) -> dict[str, dict[str, float]]:
+    """``shares[entry][scenario]``: (entry's mean Δ - its baseline's) / the largest mean headroom of
+    an oracle with the same baseline there; nan when that headroom is not above 0.
+
+    :param scores: ranked entries' per-seed Δ.
+    :param baselines: entry -> its ``random`` entry (oracles included).
+    :param headroom: oracle -> scenario -> per-seed headroom.
+    """
+    shares: dict[str, dict[str, float]] = {}
+    for name, per in scores.items():
+        base = baselines.get(name)
+        if base is None or base == name or base not in scores:
+            continue
+        for scen, deltas in per.items():
+            room = [float(np.mean(h[scen])) for o, h in headroom.items() if baselines.get(o) == base and scen in h]
+            if room and scen in scores[base]:
+                best = max(room)
+                gain = float(np.mean(deltas) - np.mean(scores[base][scen]))
+                shares.setdefault(name, {})[scen] = gain / best if best > 0 else math.nan
+    return shares
 
 
 def is_privileged(spec: str) -> bool:
@@ -280,4 +307,4 @@ def write_suite_leaderboard(directory: str | Path, reps: int = 2000) -> str:
     if not inputs.scores:
         raise SystemExit(f"no row of {directory} lies within its full-data frontier: nothing to rank")
     return write_leaderboard(directory, inputs.scores, inputs.baselines, reps=reps, speedups=inputs.speedups,
-                             notes=inputs.notes, headroom=inputs.headroom)
+                             notes=inputs.notes, headroom=inputs.headroom, shares=inputs.shares)
