@@ -40,7 +40,8 @@ from agents.base import Agent
 from dataselect_env.stats import LAST_CORRECT
 
 OUT_DIR = Path(__file__).parent / "results" / "noise_memorisation"
-DATA_ROOT = "/work/shared/data/cifar10-jpeg.tar.gz"
+DATA_ROOT = os.environ.get("DATASELECT_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "data"
+                                                      / "cifar10-jpeg.tar.gz")
 
 
 class CleanOracle(Agent):
