@@ -323,7 +323,13 @@ def _markdown(per_scen: list[ScenarioStats], agg: list[AggregateStats], baseline
                   for r in per_scen if r.scenario == scen]
         lines.append("")
     per_agent = not isinstance(baseline, str)
-    lines += ["## Aggregate over scenarios", "",
+    lines += ["## Aggregate over scenarios", "", verdict(agg), ""]
+    few = sorted({r.scenario for r in per_scen if 1 < r.n < 3})
+    if few:
+        lines[-1:-1] = [f"Caveat: {', '.join(few)} {'has' if len(few) == 1 else 'have'} fewer than 3 seeds; a 95% "
+                        "bootstrap CI from 2 seeds is the range of their resamples, not a confidence interval to "
+                        "trust.", ""]
+    lines += [
               ("| agent | scenarios | mean Δ [95% CI] | IQM Δ [95% CI] | "
                + ("P(improvement over baseline) [95% CI] | baseline |" if per_agent
                   else f"P(improvement over {baseline}) [95% CI] |")),
@@ -333,6 +339,19 @@ def _markdown(per_scen: list[ScenarioStats], agg: list[AggregateStats], baseline
                f"{_fmt_point_ci(r.poi, r.poi_ci, signed=False)} |"
                + (f" {r.baseline or '—'} |" if per_agent else "")) for r in agg]
     return "\n".join(lines) + "\n"
+
+
+def verdict(agg: Sequence[AggregateStats]) -> str:
+    """One plain sentence: which entries beat full-data training at equal compute with confidence
+    (the 95% CI of their aggregate IQM of Δ above 0), or that none does."""
+    above = [a for a in agg if not math.isnan(a.iqm_ci[0]) and a.iqm_ci[0] > 0]
+    below = [a for a in agg if not math.isnan(a.iqm_ci[1]) and a.iqm_ci[1] < 0]
+    if above:
+        names = ", ".join(f"`{a.agent}` ({_fmt_point_ci(a.iqm, a.iqm_ci)})" for a in above)
+        return (f"**Verdict:** {names} beat{'s' if len(above) == 1 else ''} full-data training at equal compute "
+                "with confidence (95% CI of the aggregate IQM of Δ above 0).")
+    return (f"**Verdict:** no entry beats full-data training at equal compute with confidence (no 95% CI of an "
+            f"aggregate IQM of Δ lies above 0); {len(below)} of {len(agg)} are below it with confidence.")
 
 
 def _write_csv(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateStats],
@@ -367,8 +386,9 @@ def _write_figure(path: Path, per_scen: list[ScenarioStats], agg: list[Aggregate
     panels = [(s, {r.agent: (r.mean, r.ci) for r in per_scen if r.scenario == s})
               for s in sorted({r.scenario for r in per_scen})]
     panels.append(("aggregate IQM", {a.agent: (a.iqm, a.iqm_ci) for a in agg}))
-    fig = Figure(figsize=(3.2 * len(panels), 0.45 * len(agents) + 1.4), layout="constrained")
-    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    n_of = {s: max((r.n for r in per_scen if r.scenario == s), default=0) for s, _ in panels}
+    fig = Figure(figsize=(3.2 * len(panels), 0.45 * len(agents) + 1.8), layout="constrained")
+    axes = fig.subplots(1, len(panels), sharey=True, sharex=True, squeeze=False)[0]
     for ax, (title, data) in zip(axes, panels):
         for y, agent in enumerate(agents):
             if agent not in data:
@@ -377,11 +397,14 @@ def _write_figure(path: Path, per_scen: list[ScenarioStats], agg: list[Aggregate
             if not math.isnan(lo):
                 ax.plot([lo, hi], [y, y], color="tab:blue", lw=2)
             ax.plot([m], [y], "o", color="black", ms=4)
-        ax.axvline(0.0, color="tab:red", ls="--", lw=1)
-        ax.set_title(title, fontsize=9)
+        ax.axvline(0.0, color="tab:red", ls="--", lw=1, label="Δ = 0: the full-data frontier")
+        ax.set_title(title + (f" (n = {n_of[title]} seeds)" if n_of.get(title) else f" ({len(panels) - 1} scenarios)"),
+                     fontsize=9)
         ax.set_xlabel("Δ vs full-data frontier (pp)", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(agents)), agents)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=8)
+    fig.suptitle("mean Δ vs the full-data frontier with 95% bootstrap CIs (dot: mean; aggregate: IQM)", fontsize=9)
     fig.savefig(path, dpi=120)
     return True
 

@@ -158,3 +158,15 @@ def test_figure_skipped_without_matplotlib(tmp_path, monkeypatch):
 def test_non_finite_scores_are_rejected():
     with pytest.raises(ValueError, match="outside the frontier"):
         scenario_table({"A": {"s": [1.0, float("nan")]}})
+
+
+def test_the_leaderboard_says_its_verdict_in_words_and_warns_about_two_seed_intervals(tmp_path):
+    scores = synthetic_scores()  # A beats the frontier everywhere; random, B and C do not
+    md = write_leaderboard(tmp_path, scores, reps=300)
+    assert "**Verdict:** `A` (+" in md and "beats full-data training at equal compute with confidence" in md
+    assert "Caveat" not in md  # 5 and 7 seeds
+    two = {"random": {"s": np.array([-1.0, -0.5])}, "A": {"s": np.array([0.1, 0.2])}}
+    md = write_leaderboard(tmp_path / "two", two, reps=300)
+    assert "Caveat: s has fewer than 3 seeds" in md
+    none = {"random": {"s": np.array([-1.0, -0.5, -0.8])}}
+    assert "**Verdict:** no entry beats full-data training" in write_leaderboard(tmp_path / "none", none, reps=300)
