@@ -455,3 +455,25 @@ def test_an_episode_prints_one_line_per_epoch_when_the_output_is_not_a_terminal(
     harness_run.run_episode(ep, quiet=True)
     harness_run.cached_env.cache_clear()
     assert "epoch" not in capsys.readouterr().out
+
+
+def test_the_first_episode_of_an_env_warms_up_outside_its_wall_time(monkeypatch):
+    """Wall-clock speed-ups compare episodes' wall times: the first episode of an env in a process
+    would also pay for building the net's kernels and the allocator's pages. It gets one reset before
+    its clock starts (same seed: the episode itself is unchanged); later episodes do not."""
+    import dataselect_env.env as env_module
+    resets = []
+    real_reset = env_module.DataSelectEnv.reset
+
+    def counted_reset(self, *, seed=None, options=None):
+        resets.append(seed)
+        return real_reset(self, seed=seed, options=options)
+    monkeypatch.setattr(env_module.DataSelectEnv, "reset", counted_reset)
+    monkeypatch.setattr(harness_run, "WARMED", set())
+    ep = Episode(ENV, {"epochs": 1, "action_mode": "mask"}, "random", "random", {"keep": 0.5}, 0.5, 0, 1)
+    first = harness_run.run_episode(ep, quiet=True)
+    second = harness_run.run_episode(ep, quiet=True)
+    harness_run.cached_env.cache_clear()
+    assert len(resets) == 3  # warm-up + the first episode's own reset, then only the second's
+    assert first["test_accuracy"] == second["test_accuracy"] and first["curve"]["val_accuracy"] == \
+        second["curve"]["val_accuracy"]  # the warm-up changes nothing the episode computes
