@@ -4,13 +4,14 @@ Data flows one way: ``data`` (splits on the device) -> ``trainer`` (one epoch on
 indices, its per-sample losses and its cost) -> ``stats`` (the per-sample observation) -> this
 env (spaces, reward, compute accounting) -> an agent, whose mask goes back to the trainer.
 
-Over 450 lines: about 190 of them are the class docstring, the env's manual in Gymnasium's layout
-(spaces, feature tables, rewards, arguments, version history), which ``help()`` shows a user.
+Over 450 lines: a third of them is the class docstring, the env's manual in Gymnasium's layout
+(usage, ids, spaces, feature tables, rewards, arguments, version history), which ``help()`` shows.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,6 +52,24 @@ class DataSelectEnv(gym.Env):
     classifier; a step is one epoch; before each epoch the agent picks the training samples to
     use. The learning-rate schedule advances by one epoch per step whatever the subset size, as in
     the dynamic-pruning papers, so a smaller subset saves compute at a fixed number of epochs.
+
+    ## Usage
+
+    ```python
+    import gymnasium as gym
+    import agents, dataselect_env  # registers the ids
+
+    env = gym.make("DataSelect/Synthetic-v0", epochs=5)  # CIFAR: data from $DATASELECT_DATA or data_root=
+    info = agents.play_episode(agents.make("ucb", keep=0.3), env, seed=0)
+    print(info["test_accuracy"], info["compute"])
+    ```
+
+    Ids (``dataselect_env.ENV_IDS``): ``DataSelect/CIFAR10-v0``, ``CIFAR100-v0``, ``Synthetic-v0``,
+    ``CIFAR10Proxy-v0`` (5,000 samples), the corrupted ``CIFAR10Noisy40-v0``, ``CIFAR10Asym40-v0``,
+    ``CIFAR10LT100-v0`` and their ``...Proxy-v0`` variants; task distributions
+    (``dataselect_env.TASK_ENV_IDS``, :mod:`dataselect_env.tasks`): ``DataSelect/Tasks-v0``,
+    ``CIFAR10Tasks-v0``. CIFAR is read from ``data_root``, else the ``DATASELECT_DATA`` environment
+    variable, else ``~/.cache/dataselect`` (torchvision downloads it there when missing).
 
     ## Action Space
 
@@ -122,8 +141,8 @@ class DataSelectEnv(gym.Env):
 
     **Divergence.** If a training loss or a weight becomes non-finite (NaN or inf) during an
     epoch (for example at ``lr=50``), the episode terminates at that step with
-    ``info["diverged"] = True``. The reward is computed as on any step, from validation accuracy,
-    which is always finite (a diverged network scores about chance); the test accuracy is
+    ``info["diverged"] = True``, and a ``RuntimeWarning`` says so. The reward is computed as on
+    any step, from validation accuracy, which is always finite (a diverged network scores about chance); the test accuracy is
     reported. In the observation, non-finite statistics read as ``NONFINITE_FILL`` (``1e4``;
     ``-1e4`` for -inf), clipped into the observation space's bounds, so the observation is finite
     and inside the space. ``info["val_loss"]`` keeps the measured (non-finite) value.
@@ -293,6 +312,10 @@ class DataSelectEnv(gym.Env):
             result = self.trainer.train_epoch(self.epoch, selected, w)
             self.stats.observe(result.order, result.loss, result.correct, result.margin)
             self.last_lr, self.diverged = result.lr, result.diverged
+            if self.diverged:
+                warnings.warn(f"DataSelectEnv: training diverged in epoch {self.epoch + 1} (a loss or weight became "
+                              f"non-finite at lr={self.config.train.lr:g}); the episode ends at this step "
+                              f"(info['diverged'] is True). A lower lr trains.", RuntimeWarning, stacklevel=2)
         self.stats.end_epoch(selected)
         self.epoch += 1
         step_compute = len(selected) / self.n
