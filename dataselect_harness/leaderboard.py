@@ -10,15 +10,8 @@ Input everywhere is a plain mapping ``scores[agent][scenario] -> 1-D array of pe
 (Δ vs the full-data frontier in percentage points, see :mod:`dataselect_env.frontier`).
 Seed counts may differ between scenarios and an agent may lack some scenarios.
 
-Why not call ``rliable`` directly: its score matrices have shape ``(runs, tasks)``, i.e. the
-same number of runs in every task, and ``rliable.library``'s bootstrap draws from numpy's global
-random state (and, with pandas >= 3, fails to import through ``arch``). The estimators are
-therefore written here in a few lines of numpy, with the same definitions; they coincide with
-``rliable.metrics.aggregate_mean`` / ``aggregate_iqm`` / ``probability_of_improvement`` when
-every scenario has the same seed count (IQM: when, in addition, the total run count is a
-multiple of 4; otherwise this IQM trims fractionally instead of whole runs). All bootstrap draws
-come from generators seeded by ``(seed, agent[, scenario])``, so results are deterministic given
-``seed`` and do not change when other agents are added.
+The statistics are :mod:`.bootstrap`'s (why they are not rliable's calls is said there); this
+module writes them as markdown, CSV and a figure.
 
 ``leaderboard.csv`` (long format, written by :func:`write_leaderboard`) has the columns
 :data:`CSV_COLUMNS`:
@@ -47,207 +40,25 @@ from __future__ import annotations
 
 import csv
 import math
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from numpy.typing import ArrayLike
-
-#: ``scores[agent][scenario] -> per-seed values``.
-Scores = Mapping[str, Mapping[str, ArrayLike]]
+from .bootstrap import (  # noqa: F401  (re-exported: the leaderboard's statistics)
+    AggregateStats,
+    ScenarioStats,
+    Scores,
+    aggregate_table,
+    prob_improvement,
+    scenario_table,
+    speedup_stats,
+    weighted_iqm,
+)
+from .plots import leaderboard_figure
 
 CSV_COLUMNS = ("kind", "agent", "scenario", "n", "n_scenarios", "mean", "mean_ci_low",
                "mean_ci_high", "iqm", "iqm_ci_low", "iqm_ci_high", "poi", "poi_ci_low",
                "poi_ci_high", "poi_scenarios", "poi_baseline", "speedup_median", "speedup_above",
                "speedup_below")
-
-_NAN_CI = (math.nan, math.nan)
-
-
-@dataclass(frozen=True)
-class ScenarioStats:
-    """One agent in one scenario.
-
-    :param scenario: scenario name.
-    :param agent: agent name.
-    :param n: number of seeds.
-    :param mean: mean over seeds.
-    :param ci: 95% percentile-bootstrap CI of the mean; ``(nan, nan)`` when ``n == 1``.
-    """
-
-    scenario: str
-    agent: str
-    n: int
-    mean: float
-    ci: tuple[float, float]
-
-
-@dataclass(frozen=True)
-class AggregateStats:
-    """One agent across its scenarios.
-
-    :param agent: agent name.
-    :param n_scenarios: scenarios the agent has.
-    :param n_runs: runs (seeds) summed over those scenarios.
-    :param mean: mean over scenarios of the per-scenario mean.
-    :param mean_ci: stratified-bootstrap 95% CI of ``mean``.
-    :param iqm: interquartile mean over all runs, each scenario weighted equally.
-    :param iqm_ci: stratified-bootstrap 95% CI of ``iqm``.
-    :param poi: probability of improvement over the baseline, averaged over shared scenarios;
-        nan for the baseline itself or without shared scenarios.
-    :param poi_ci: stratified-bootstrap 95% CI of ``poi`` (nan likewise).
-    :param poi_scenarios: number of scenarios ``poi`` averages over.
-    :param baseline: the agent ``poi`` is measured against ("" when none).
-    """
-
-    agent: str
-    n_scenarios: int
-    n_runs: int
-    mean: float
-    mean_ci: tuple[float, float]
-    iqm: float
-    iqm_ci: tuple[float, float]
-    poi: float
-    poi_ci: tuple[float, float]
-    poi_scenarios: int
-    baseline: str = ""
-
-
-def _clean(scores: Scores) -> dict[str, dict[str, np.ndarray]]:
-    """Scores as float arrays, dropping empty entries and agents; rejects non-finite values."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for agent, per in scores.items():
-        for scen, vals in per.items():
-            arr = np.asarray(vals, dtype=float).ravel()
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"non-finite score for {agent!r} in {scen!r}: filter rows "
-                                 "outside the frontier before building the leaderboard")
-            if arr.size:
-                out.setdefault(str(agent), {})[str(scen)] = arr
-    return out
-
-
-def _rng(seed: int, *keys: str) -> np.random.Generator:
-    """Generator seeded by ``seed`` and names, independent of dict order and other agents."""
-    return np.random.default_rng([seed, *(zlib.crc32(k.encode()) for k in keys)])
-
-
-def _resample(x: np.ndarray, reps: int, rng: np.random.Generator) -> np.ndarray:
-    """``(reps, len(x))`` bootstrap resamples of ``x`` (with replacement)."""
-    return x[rng.integers(0, x.size, size=(reps, x.size))]
-
-
-def _ci(samples: np.ndarray) -> tuple[float, float]:
-    """Percentile 95% interval of bootstrap ``samples``."""
-    lo, hi = np.percentile(samples, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
-def weighted_iqm(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Interquartile mean with per-value weights: mean of the middle 50% of the weight mass.
-
-    Values straddling a quartile count with the fraction of their weight inside. With equal
-    weights and a length divisible by 4 this is ``scipy.stats.trim_mean(values, 0.25)``.
-
-    :param values: ``(..., T)`` array; the IQM is taken along the last axis.
-    :param weights: ``(T,)`` non-negative weights (normalised here).
-    :return: array of shape ``values.shape[:-1]``.
-    """
-    order = np.argsort(values, axis=-1)
-    v = np.take_along_axis(values, order, axis=-1)
-    w = (weights / weights.sum())[order]
-    hi = np.cumsum(w, axis=-1)
-    inside = np.clip(np.minimum(hi, 0.75) - np.maximum(hi - w, 0.25), 0.0, None)
-    return (inside * v).sum(axis=-1) / 0.5
-
-
-def _mean_iqm(per: dict[str, np.ndarray], scen: list[str], reps: int,
-              rng: np.random.Generator) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Point mean and IQM over ``scen`` plus their stratified bootstrap samples."""
-    weights = np.concatenate([np.full(per[s].size, 1.0 / per[s].size) for s in scen])
-    boot = [_resample(per[s], reps, rng) for s in scen]
-    mean = float(np.mean([per[s].mean() for s in scen]))
-    iqm = float(weighted_iqm(np.concatenate([per[s] for s in scen]), weights))
-    boot_mean = np.mean([b.mean(axis=1) for b in boot], axis=0)
-    boot_iqm = weighted_iqm(np.concatenate(boot, axis=1), weights)
-    return mean, iqm, boot_mean, boot_iqm
-
-
-def prob_improvement(x: ArrayLike, y: ArrayLike) -> np.ndarray:
-    """P(X > Y) + 0.5 P(X = Y) over all pairs (Mann-Whitney U / (n_x n_y)), along the last axis.
-
-    :param x: ``(..., n_x)`` scores of agent X.
-    :param y: ``(..., n_y)`` scores of agent Y (same leading shape).
-    :return: array of shape ``x.shape[:-1]``.
-    """
-    xa, ya = np.asarray(x, dtype=float)[..., :, None], np.asarray(y, dtype=float)[..., None, :]
-    return np.mean((xa > ya) + 0.5 * (xa == ya), axis=(-2, -1))
-
-
-def _poi(x: dict[str, np.ndarray], y: dict[str, np.ndarray], reps: int,
-         rng: np.random.Generator) -> tuple[float, tuple[float, float], int]:
-    """Average probability of improvement over shared scenarios, CI and scenario count."""
-    shared = sorted(set(x) & set(y))
-    if not shared:
-        return math.nan, _NAN_CI, 0
-    point = float(np.mean([prob_improvement(x[s], y[s]) for s in shared]))
-    boot = np.mean([prob_improvement(_resample(x[s], reps, rng), _resample(y[s], reps, rng))
-                    for s in shared], axis=0)
-    return point, _ci(boot), len(shared)
-
-
-def scenario_table(scores: Scores, reps: int = 2000, seed: int = 0) -> list[ScenarioStats]:
-    """Per scenario and agent: seed count, mean and 95% percentile-bootstrap CI of the mean.
-
-    :param scores: ``scores[agent][scenario] -> per-seed values``.
-    :param reps: bootstrap resamples.
-    :param seed: seed of the bootstrap (deterministic given it).
-    :return: rows sorted by scenario, then by mean descending; CI ``(nan, nan)`` when n == 1.
-    """
-    rows = []
-    for agent, per in _clean(scores).items():
-        for scen, x in per.items():
-            ci = _NAN_CI if x.size == 1 else _ci(_resample(x, reps, _rng(seed, agent, scen)).mean(1))
-            rows.append(ScenarioStats(scen, agent, int(x.size), float(x.mean()), ci))
-    return sorted(rows, key=lambda r: (r.scenario, -r.mean, r.agent))
-
-
-def aggregate_table(scores: Scores, baseline: str | Mapping[str, str] = "random", reps: int = 2000,
-                    seed: int = 0) -> list[AggregateStats]:
-    """Per agent across its scenarios: mean, IQM and P(improvement over ``baseline``), with CIs.
-
-    CIs are percentile 95% intervals of a stratified bootstrap: in each replicate the seeds of
-    every scenario are resampled with replacement within that scenario (scenario set fixed), as
-    in ``rliable``. The mean is the mean of per-scenario means; the IQM pools all runs with each
-    scenario weighted equally (weight ``1 / n_seeds`` per run), so unequal seed counts do not
-    tilt it. Agents with different scenario sets are aggregated over different scenarios (see
-    ``n_scenarios``). The probability of improvement is ``P(X > Y) + 0.5 P(X = Y)`` per shared
-    scenario, averaged over the scenarios both the agent and the baseline have, with X's and
-    Y's seeds resampled independently.
-
-    :param scores: ``scores[agent][scenario] -> per-seed values``.
-    :param baseline: agent the probability of improvement is measured against, or a mapping
-        ``agent -> its baseline``; where the baseline is absent (or the agent itself, or not in
-        the mapping), the ``poi`` fields are nan.
-    :param reps: bootstrap resamples.
-    :param seed: seed of the bootstrap (deterministic given it).
-    :return: rows sorted by IQM descending.
-    """
-    clean = _clean(scores)
-    rows = []
-    for agent, per in clean.items():
-        scen = sorted(per)
-        mean, iqm, boot_mean, boot_iqm = _mean_iqm(per, scen, reps, _rng(seed, agent))
-        base = baseline if isinstance(baseline, str) else baseline.get(agent, "")
-        if agent == base or base not in clean:
-            poi, poi_ci, k, base = math.nan, _NAN_CI, 0, ""
-        else:
-            poi, poi_ci, k = _poi(per, clean[base], reps, _rng(seed, agent, "poi", base))
-        rows.append(AggregateStats(agent, len(scen), sum(per[s].size for s in scen), mean,
-                                   _ci(boot_mean), iqm, _ci(boot_iqm), poi, poi_ci, k, base))
-    return sorted(rows, key=lambda r: (-r.iqm, r.agent))
 
 
 def _fmt(x: float, signed: bool = True) -> str:
@@ -263,25 +74,6 @@ def _fmt_ci(ci: tuple[float, float], signed: bool = True) -> str:
 def _fmt_point_ci(x: float, ci: tuple[float, float], signed: bool = True) -> str:
     """``x [lo, hi]``, or a single em dash when ``x`` is undefined."""
     return "—" if math.isnan(x) else f"{_fmt(x, signed)} {_fmt_ci(ci, signed)}"
-
-
-def speedup_stats(values: ArrayLike) -> tuple[float, int, int]:
-    """Median over seeds of effective speed-ups and the seeds above / below the frontier.
-
-    :param values: per-seed speed-ups; ``inf`` for a seed above the frontier's best accuracy,
-        ``-inf`` for one below its cheapest point (ordinal: the median stays defined), nan for
-        none (dropped).
-    :return: ``(median, n_above, n_below)``; median nan when no value is left; when a middle
-        seed of an even count is infinite, the lower middle value.
-    """
-    x = np.asarray(values, dtype=float).ravel()
-    x = x[~np.isnan(x)]
-    if not x.size:
-        return math.nan, 0, 0
-    x = np.sort(x)
-    low, high = x[(x.size - 1) // 2], x[x.size // 2]
-    median = (low + high) / 2 if np.isfinite(low) and np.isfinite(high) else low  # ±inf: the lower middle
-    return float(median), int(np.sum(x == np.inf)), int(np.sum(x == -np.inf))
 
 
 def _fmt_speedup(stats: tuple[float, int, int] | None) -> str:
@@ -376,39 +168,6 @@ def _write_csv(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateSta
                                           poi_k, a.baseline, nan, nan, nan)])
 
 
-def _write_figure(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateStats]) -> bool:
-    """Dot-and-whisker panels (one per scenario, plus the aggregate IQM); False without matplotlib."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return False
-    agents = [a.agent for a in agg][::-1]  # best IQM at the top
-    panels = [(s, {r.agent: (r.mean, r.ci) for r in per_scen if r.scenario == s})
-              for s in sorted({r.scenario for r in per_scen})]
-    panels.append(("aggregate IQM", {a.agent: (a.iqm, a.iqm_ci) for a in agg}))
-    n_of = {s: max((r.n for r in per_scen if r.scenario == s), default=0) for s, _ in panels}
-    fig = Figure(figsize=(3.2 * len(panels), 0.45 * len(agents) + 1.8), layout="constrained")
-    axes = fig.subplots(1, len(panels), sharey=True, sharex=True, squeeze=False)[0]
-    for ax, (title, data) in zip(axes, panels):
-        for y, agent in enumerate(agents):
-            if agent not in data:
-                continue
-            m, (lo, hi) = data[agent]
-            if not math.isnan(lo):
-                ax.plot([lo, hi], [y, y], color="tab:blue", lw=2)
-            ax.plot([m], [y], "o", color="black", ms=4)
-        ax.axvline(0.0, color="tab:red", ls="--", lw=1, label="Δ = 0: the full-data frontier")
-        ax.set_title(title + (f" (n = {n_of[title]} seeds)" if n_of.get(title) else f" ({len(panels) - 1} scenarios)"),
-                     fontsize=9)
-        ax.set_xlabel("Δ vs full-data frontier (pp)", fontsize=8)
-        ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(range(len(agents)), agents)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=8)
-    fig.suptitle("mean Δ vs the full-data frontier with 95% bootstrap CIs (dot: mean; aggregate: IQM)", fontsize=9)
-    fig.savefig(path, dpi=120)
-    return True
-
-
 def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Mapping[str, str] = "random", *,
                       reps: int = 2000, seed: int = 0, speedups: Scores | None = None,
                       notes: Sequence[str] = (), headroom: Scores | None = None,
@@ -448,7 +207,7 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
     md = _markdown(per_scen, agg, baseline, sp, notes)
     if headroom:
         md += headroom_markdown(headroom, baseline, reps=reps, seed=seed, shares=shares or {})
-    if not _write_figure(out / "leaderboard.png", per_scen, agg):
+    if not leaderboard_figure(out / "leaderboard.png", per_scen, agg):
         md += "\n(Figure skipped: matplotlib is not installed.)\n"
     (out / "leaderboard.md").write_text(md)
     _write_csv(out / "leaderboard.csv", per_scen, agg, sp)

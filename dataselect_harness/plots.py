@@ -200,3 +200,38 @@ def plot_class_kept(summary: list[dict[str, Any]], rows: list[dict[str, Any]], d
     fig.savefig(directory / "class_kept.png", dpi=120)
     plt.close(fig)
     return True
+
+
+def leaderboard_figure(path: Path, per_scen: list[Any], agg: list[Any]) -> bool:
+    """``leaderboard.png``: dot-and-whisker panels, one per scenario (mean Δ and 95% CI of each entry,
+    :class:`~.leaderboard.ScenarioStats`) plus the aggregate IQM (:class:`~.leaderboard.AggregateStats`),
+    one x-scale, a dashed line at Δ = 0 (the full-data frontier); False without matplotlib."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return False
+    agents = [a.agent for a in agg][::-1]  # best IQM at the top
+    panels = [(s, {r.agent: (r.mean, r.ci) for r in per_scen if r.scenario == s})
+              for s in sorted({r.scenario for r in per_scen})]
+    panels.append(("aggregate IQM", {a.agent: (a.iqm, a.iqm_ci) for a in agg}))
+    n_of = {s: max((r.n for r in per_scen if r.scenario == s), default=0) for s, _ in panels}
+    fig = Figure(figsize=(3.2 * len(panels), 0.45 * len(agents) + 1.8), layout="constrained")
+    axes = fig.subplots(1, len(panels), sharey=True, sharex=True, squeeze=False)[0]
+    for ax, (title, data) in zip(axes, panels):
+        for y, agent in enumerate(agents):
+            if agent not in data:
+                continue
+            m, (lo, hi) = data[agent]
+            if not math.isnan(lo):
+                ax.plot([lo, hi], [y, y], color="tab:blue", lw=2)
+            ax.plot([m], [y], "o", color="black", ms=4)
+        ax.axvline(0.0, color="tab:red", ls="--", lw=1, label="Δ = 0: the full-data frontier")
+        ax.set_title(title + (f" (n = {n_of[title]} seeds)" if n_of.get(title) else f" ({len(panels) - 1} scenarios)"),
+                     fontsize=9)
+        ax.set_xlabel("Δ vs full-data frontier (pp)", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(agents)), agents)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=8)
+    fig.suptitle("mean Δ vs the full-data frontier with 95% bootstrap CIs (dot: mean; aggregate: IQM)", fontsize=9)
+    fig.savefig(path, dpi=120)
+    return True

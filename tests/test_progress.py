@@ -1,0 +1,60 @@
+"""What a bench says while it runs and when it stops: per-epoch lines without a terminal, the Ctrl-C
+summary, and wall times that do not charge one episode with the process's warm-up."""
+
+from __future__ import annotations
+
+from test_train_agent import ENV, MATRIX, N_EPISODES
+
+import dataselect_env  # noqa: F401  (registers the ids)
+from dataselect_harness import run as harness_run
+from dataselect_harness.bench import bench
+from dataselect_harness.plan import BenchArgs, Episode
+
+
+def test_ctrl_c_says_what_finished_and_what_was_lost(tmp_path, monkeypatch, capsys):
+    finished = []
+
+    def first_then_ctrl_c(ep, threads=None, quiet=False):
+        if finished:
+            raise KeyboardInterrupt
+        finished.append(ep)
+        return {"id": ep.id, "agent": ep.agent, "keep": ep.keep, "seed": ep.seed, "test_accuracy": 0.5,
+                "compute": 1.0, "wall_time": 1.0}
+    monkeypatch.setattr(harness_run, "run_episode", first_then_ctrl_c)
+    assert bench(BenchArgs(**MATRIX, out=str(tmp_path))) == 130
+    err = capsys.readouterr().err
+    assert "1 episode(s) finished in this run" in err and f"(1 of {N_EPISODES} in all)" in err
+    assert "the episodes in flight were lost" in err and "Run the same command to resume" in err
+
+
+def test_an_episode_prints_one_line_per_epoch_when_the_output_is_not_a_terminal(capsys):
+    ep = Episode(ENV, {"epochs": 2, "action_mode": "mask"}, "random", "random", {"keep": 0.5}, 0.5, 0, 2)
+    harness_run.run_episode(ep, quiet=False)  # pytest's captured stdout is not a terminal
+    harness_run.cached_env.cache_clear()
+    lines = [line for line in capsys.readouterr().out.splitlines() if "epoch" in line]
+    assert [line.split(":")[1].split(",")[0].strip() for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    harness_run.run_episode(ep, quiet=True)
+    harness_run.cached_env.cache_clear()
+    assert "epoch" not in capsys.readouterr().out
+
+
+def test_the_first_episode_of_an_env_warms_up_outside_its_wall_time(monkeypatch):
+    """Wall-clock speed-ups compare episodes' wall times: the first episode of an env in a process
+    would also pay for building the net's kernels and the allocator's pages. It gets one reset before
+    its clock starts (same seed: the episode itself is unchanged); later episodes do not."""
+    import dataselect_env.env as env_module
+    resets = []
+    real_reset = env_module.DataSelectEnv.reset
+
+    def counted_reset(self, *, seed=None, options=None):
+        resets.append(seed)
+        return real_reset(self, seed=seed, options=options)
+    monkeypatch.setattr(env_module.DataSelectEnv, "reset", counted_reset)
+    monkeypatch.setattr(harness_run, "WARMED", set())
+    ep = Episode(ENV, {"epochs": 1, "action_mode": "mask"}, "random", "random", {"keep": 0.5}, 0.5, 0, 1)
+    first = harness_run.run_episode(ep, quiet=True)
+    second = harness_run.run_episode(ep, quiet=True)
+    harness_run.cached_env.cache_clear()
+    assert len(resets) == 3  # warm-up + the first episode's own reset, then only the second's
+    assert first["test_accuracy"] == second["test_accuracy"] and first["curve"]["val_accuracy"] == \
+        second["curve"]["val_accuracy"]  # the warm-up changes nothing the episode computes
