@@ -11,7 +11,8 @@ Benchmarking controllers, one module per job, in the order a bench runs:
 - :mod:`.results`: the append-only ``results.jsonl`` of a run, and what identifies a row;
 - :mod:`.report`: statistics against the full-data frontier (``dataselect_env.frontier``) and the
   tables ``summary.csv`` / ``summary.md``; :mod:`.plots`: the figures;
-- :mod:`.leaderboard`: the cross-scenario ranking (Agarwal et al. 2021);
+- :mod:`.bootstrap`: the statistics of the cross-scenario ranking (Agarwal et al. 2021), and
+  :mod:`.leaderboard`: its tables (markdown, CSV) and the headroom of privileged oracles;
 - :mod:`.suites`: named lists of scenarios (``train_agent.py suite NAME``) and their leaderboard.
 
 Training policies (``train_agent.py train``, needs Stable-Baselines3):
