@@ -277,3 +277,13 @@ def test_ppo_learns_to_beat_random_on_noisy_labels_in_three_training_seeds(tmp_p
         policy = [agents.play_episode(agents.make("sb3", path=out), env, s)["test_accuracy"] for s in seeds]
         gains.append(float(np.mean(policy) - random))
     assert min(gains) > 0 and np.mean(gains) > 0.0175, f"gains over random per training seed: {gains}"
+
+
+def test_the_readmes_plain_sb3_example_runs_as_written(capsys):
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("#### With plain Stable-Baselines3"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("\n```\n")]
+    scope: dict = {}
+    exec(code, scope)
+    assert scope["model"].n_steps == 20 and scope["model"].num_timesteps >= 200
+    assert "test accuracy" in capsys.readouterr().out and scope["info"]["epoch"] == 10
