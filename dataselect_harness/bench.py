@@ -28,6 +28,7 @@ from .plan import (
     check_env,
     check_precision,
     deadline_of,
+    episode_cost,
     plan,
     registered_kwargs,
 )
@@ -62,6 +63,14 @@ def defaults_for_machine(args: BenchArgs) -> BenchArgs:
         from dataselect_env.data import data_root
         print(f"data: {data_root()} (set DATASELECT_DATA or --env-kwargs data_root=...)")
     return args
+
+
+def precision_of(args: BenchArgs) -> str:
+    """``"fp32 on cpu"``: the precision and device the bench's episodes train in, resolved on this machine."""
+    from dataselect_env.hardware import resolve_device, resolve_precision
+    kwargs = {**registered_kwargs(args.env), **args.env_kwargs}
+    device = resolve_device(kwargs.get("device", "auto"))
+    return f"{resolve_precision(kwargs.get('precision', 'auto'), device)} on {device.type}"
 
 
 def check_envs(episodes: list[Episode]) -> None:
@@ -107,12 +116,14 @@ def bench(args: BenchArgs, envs_checked: bool = False) -> int:
         print(f"train_agent.py bench: error: {err}", file=sys.stderr)
         return 2
     print(f"{len(episodes)} episodes in the matrix, {len(episodes) - len(todo)} already in {out / RESULTS}, "
-          f"running {len(todo)} ({'Ray' if args.ray is not None else f'{args.workers} worker(s)'})", flush=True)
+          f"running {len(todo)} ({'Ray' if args.ray is not None else f'{args.workers} worker(s)'}, "
+          f"{precision_of(args)}); a time estimate follows the first finished episode", flush=True)
     commit, start = git_commit(), time.perf_counter()
     bar = tqdm(total=len(episodes), initial=len(episodes) - len(todo), desc="bench", position=0,
                disable=True if args.quiet else None, unit="episode")
     with results_writer(out) as write:
-        on_result = progress_writer(write, commit, bar, len(episodes), len(episodes) - len(todo), start)
+        on_result = progress_writer(write, commit, bar, len(episodes), len(episodes) - len(todo), start,
+                                    {ep.id: episode_cost(ep) for ep in todo})
         try:
             failures = run_matrix(todo, args, on_result) if todo else []
         except KeyboardInterrupt:
@@ -206,9 +217,16 @@ def default_out(args: BenchArgs) -> str:
 
 
 def progress_writer(write: Callable[[dict], None], commit: str | None, bar: Any, total: int, done: int,
-                    start: float) -> Callable[[dict], None]:
+                    start: float, costs: dict[str, float] | None = None) -> Callable[[dict], None]:
     """``on_result``: write the row, advance the bar, print one flushed line (also when output is a file).
-    ``on_result.count`` is the number of finished episodes, those of earlier runs included."""
+    ``on_result.count`` is the number of finished episodes, those of earlier runs included.
+
+    :param costs: episode id -> its expected relative cost (:func:`~.plan.episode_cost`) for the
+        episodes to run: the time left is the elapsed time scaled by the cost still to go over the
+        cost done (a 40-epoch full-data run counts for more than a keep-0.3 one); without it, by counts.
+    """
+    remaining = dict(costs or {})
+    spent = [0.0]
 
     def on_result(row: dict[str, Any]) -> None:
         write({**row, "git_commit": commit})
@@ -216,7 +234,11 @@ def progress_writer(write: Callable[[dict], None], commit: str | None, bar: Any,
         on_result.count += 1
         elapsed = time.perf_counter() - start
         ran = on_result.count - done
-        eta = elapsed / ran * (total - on_result.count)
+        if remaining and row["id"] in remaining:
+            spent[0] += remaining.pop(row["id"])
+            eta = elapsed / spent[0] * sum(remaining.values()) if spent[0] > 0 else float("nan")
+        else:
+            eta = elapsed / ran * (total - on_result.count)
         bar.write(f"[{on_result.count}/{total}] {row['agent']:>16} keep={row['keep']} seed={row['seed']}: test acc "
                   f"{100 * row['test_accuracy']:.2f}%  compute {row['compute']:.2f}  {row['wall_time']:.1f}s  "
                   f"(elapsed {elapsed / 60:.1f} min, about {eta / 60:.1f} min left)")

@@ -317,3 +317,13 @@ def absolute_spec(spec: str) -> str:
         return "sb3:" + str(Path(spec[4:]).expanduser().resolve())
     module, _, cls = spec.rpartition(":")
     return f"{Path(module).expanduser().resolve()}:{cls}" if module.endswith(".py") else spec
+
+
+def episode_cost(ep: Episode) -> float:
+    """What an episode is expected to cost relative to others of the bench, for time estimates:
+    its epochs times the share of the data it trains on (``full`` and ``full@f`` all of it, an agent
+    with a keep that keep, an agent without one three quarters). Not a measurement: a guide."""
+    epochs = ep.env_kwargs.get("epochs", ep.bench_epochs)
+    if ep.agent == "full" or ep.agent.startswith("full@"):
+        return float(epochs)
+    return epochs * (float(ep.agent_kwargs["keep"]) if "keep" in ep.agent_kwargs else 0.75)

@@ -3,9 +3,11 @@ summary, and wall times that do not charge one episode with the process's warm-u
 
 from __future__ import annotations
 
+import torch
 from test_train_agent import ENV, MATRIX, N_EPISODES
 
 import dataselect_env  # noqa: F401  (registers the ids)
+from dataselect_harness import plan as harness_plan
 from dataselect_harness import run as harness_run
 from dataselect_harness.bench import bench
 from dataselect_harness.plan import BenchArgs, Episode
@@ -58,3 +60,26 @@ def test_the_first_episode_of_an_env_warms_up_outside_its_wall_time(monkeypatch)
     assert len(resets) == 3  # warm-up + the first episode's own reset, then only the second's
     assert first["test_accuracy"] == second["test_accuracy"] and first["curve"]["val_accuracy"] == \
         second["curve"]["val_accuracy"]  # the warm-up changes nothing the episode computes
+
+
+def test_the_time_left_weighs_episodes_by_their_expected_cost(capsys):
+    """After a 1-epoch episode in 60 s, a 3-epoch one is about 3 minutes away, not 1."""
+    import time
+    from types import SimpleNamespace
+
+    from dataselect_harness.bench import progress_writer
+    bar = SimpleNamespace(update=lambda: None, write=print)
+    on_result = progress_writer(lambda row: None, None, bar, 2, 0, time.perf_counter() - 60, {"a": 1.0, "b": 3.0})
+    on_result({"id": "a", "agent": "full@0.2", "keep": 0.2, "seed": 0, "test_accuracy": 0.5, "compute": 1.0,
+               "wall_time": 60.0})
+    assert "about 3.0 min left" in capsys.readouterr().out
+    ep = Episode(ENV, {"epochs": 10}, "ucb", "ucb", {"keep": 0.3}, 0.3, 0, 10)
+    full = Episode(ENV, {"epochs": 5}, "full@0.5", "full", {}, 0.5, 0, 10)
+    assert (harness_plan.episode_cost(ep), harness_plan.episode_cost(full)) == (3.0, 5.0)
+
+
+def test_the_bench_says_its_precision_before_training(tmp_path, capsys):
+    assert bench(BenchArgs(**{**MATRIX, "seeds": (0,), "agents": ("full",), "keep": (0.5,)}, out=str(tmp_path))) == 0
+    from dataselect_env.hardware import resolve_precision
+    precision = resolve_precision("auto", torch.device("cpu"))  # Synthetic-v0 trains on the CPU
+    assert f"(1 worker(s), {precision} on cpu); a time estimate follows" in capsys.readouterr().out
