@@ -33,7 +33,7 @@ from .plan import (
     registered_kwargs,
 )
 from .report import SUMMARY_CSV, SUMMARY_MD, report
-from .results import RESULTS, read_results, results_writer
+from .results import RESULTS, read_results, results_writer, write_plan
 
 REPO = Path(__file__).resolve().parent.parent
 TIME_LIMIT_EXIT = 75  # EX_TEMPFAIL: --time-limit stopped the run before the end; the same command resumes it
@@ -118,6 +118,7 @@ def bench(args: BenchArgs, envs_checked: bool = False) -> int:
     print(f"{len(episodes)} episodes in the matrix, {len(episodes) - len(todo)} already in {out / RESULTS}, "
           f"running {len(todo)} ({'Ray' if args.ray is not None else f'{args.workers} worker(s)'}, "
           f"{precision_of(args)}); a time estimate follows the first finished episode", flush=True)
+    write_plan(out, [ep.id for ep in episodes])  # so that a report of a partial run can say so
     commit, start = git_commit(), time.perf_counter()
     bar = tqdm(total=len(episodes), initial=len(episodes) - len(todo), desc="bench", position=0,
                disable=True if args.quiet else None, unit="episode")

@@ -19,7 +19,7 @@ import numpy as np
 from dataselect_env.frontier import Frontier, delta_vs_frontier, effective_speedup
 
 from .plots import plot
-from .results import RESULTS, is_frontier, kwargs_key, read_results, setting_of
+from .results import RESULTS, is_frontier, kwargs_key, planned, read_results, setting_of
 
 SUMMARY_CSV, SUMMARY_MD = "summary.csv", "summary.md"
 
@@ -207,7 +207,7 @@ def format_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> s
                   f"Device: {', '.join(devices)}; net `{rs[0]['model']}`, {rs[0]['precision']}; "
                   f"N = {rs[0]['n_train']} training samples; dataselect {rs[0]['version']}, commit {', '.join(commits)}; "
                   f"{len(rs)} episodes, {sum(r['wall_time'] for r in rs) / 60:.1f} min of episode wall time, "
-                  f"finished {max(r['finished'] for r in rs)[:10]}.",
+                  f"the last finished {max(r['finished'] for r in rs)[:10]}.",
                   "Mean ± std over seeds (n runs). Compute in full-epoch units, every forward and backward pass "
                   "counted (validation after every epoch and at reset, static scoring, reference models"
                   + ("; for rows written before the env counted validation, its passes added from the row's "
@@ -277,6 +277,11 @@ def report(directory: str | Path) -> str:
         writer.writeheader()
         writer.writerows(summary)
     table = format_table(summary, rows)
+    expected = planned(directory)
+    if expected and expected - {r["id"] for r in rows}:
+        done = len(expected & {r["id"] for r in rows})
+        table = (f"**Partial:** {done} of the {len(expected)} planned episodes have finished; every number below "
+                 f"will change as the rest land (re-run the bench command to go on).\n\n") + table
     (directory / SUMMARY_MD).write_text(table)
     if not plot(summary, rows, directory):
         print("matplotlib is not installed: no pareto.png / curves.png (pip install 'dataselect[plot]'); "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = "results.jsonl"
+PLAN = "plan.json"  # the ids of every episode a bench into DIR planned (a union over its runs)
 # Env kwargs left out of an episode's id: where the data is, and how (not which) an episode runs. Every
 # row records its resolved "device" and "precision"; the report never compares rows of two precisions,
 # and a bench refuses to add rows of another precision to a directory (harness.plan.check_precision).
@@ -114,3 +115,17 @@ def setting_of(row: dict[str, Any]) -> str:
 def kwargs_key(row: dict[str, Any]) -> str:
     """The row's agent kwargs without ``keep`` (its own column), as sorted JSON."""
     return json.dumps({k: v for k, v in row["agent_kwargs"].items() if k != "keep"}, sort_keys=True)
+
+
+def write_plan(directory: str | Path, ids: list[str]) -> None:
+    """Add ``ids`` (the episodes a bench plans) to ``DIR/plan.json``, so a report can say it is partial."""
+    path = Path(directory) / PLAN
+    known = planned(directory) or set()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(sorted(known | set(ids))) + "\n"))
+
+
+def planned(directory: str | Path) -> set[str] | None:
+    """The episode ids planned into ``DIR`` (``plan.json``), or None for a directory without one."""
+    path = Path(directory) / PLAN
+    return set(json.loads(path.read_text())) if path.is_file() else None

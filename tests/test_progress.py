@@ -83,3 +83,13 @@ def test_the_bench_says_its_precision_before_training(tmp_path, capsys):
     from dataselect_env.hardware import resolve_precision
     precision = resolve_precision("auto", torch.device("cpu"))  # Synthetic-v0 trains on the CPU
     assert f"(1 worker(s), {precision} on cpu); a time estimate follows" in capsys.readouterr().out
+
+
+def test_a_partial_report_says_it_is_partial(tmp_path, time_up_after):
+    time_up_after(2)  # --time-limit reached after two episodes
+    assert bench(BenchArgs(**MATRIX, out=str(tmp_path))) == 75
+    table = (tmp_path / "summary.md").read_text()
+    assert table.startswith(f"**Partial:** 2 of the {N_EPISODES} planned episodes have finished")
+    time_up_after(10**9)  # the same command goes on to the end
+    assert bench(BenchArgs(**MATRIX, out=str(tmp_path))) == 0
+    assert "Partial" not in (tmp_path / "summary.md").read_text()
