@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .results import is_frontier, kwargs_key, setting_of
+from .suites import is_privileged  # oracles are drawn hollow
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 KEEP_MARKERS = {0.3: "o", 0.5: "s", 0.7: "^"}  # other keeps: "D"; agents without a keep: "P"
@@ -36,12 +37,6 @@ def agent_color(agent: str, plt: Any) -> Any:
 def keep_marker(keep: float | None) -> str:
     """The marker of a keep fraction in ``pareto.png`` (the legend says which)."""
     return "P" if keep is None else KEEP_MARKERS.get(round(keep, 6), "D")
-
-
-def is_privileged(agent: str) -> bool:
-    """Whether ``agent`` (a spec) reads the env's ground truth: an oracle, drawn hollow."""
-    from .suites import is_privileged as privileged
-    return privileged(agent)
 
 
 def title_of(setting: str, width: int = 90) -> str:
