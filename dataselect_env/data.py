@@ -306,7 +306,8 @@ def make_splits(raw: tuple[np.ndarray, ...], name: str, val_size: int,
     :param train_subset: keep a stratified subset of this many training samples (None: all).
     :param data_seed: seeds the split, the subset and the corruptions.
     :param y_train_clean: clean labels of ``raw``'s training set when its labels already carry
-        noise (the synthetic data's); None: ``y_train`` is clean.
+        noise (the synthetic data's); None: ``y_train`` is clean. The validation split takes
+        these clean labels (it is drawn, stratified, by the observed ones).
     :param label_noise: fraction in [0, 1). ``"symmetric"``: exactly
         ``round(label_noise * n)`` training samples, chosen uniformly, get a label drawn
         uniformly from the other classes. ``"asymmetric"``: among the samples of classes that
@@ -339,7 +340,7 @@ def make_splits(raw: tuple[np.ndarray, ...], name: str, val_size: int,
                                           name, data_seed, label_noise, noise_type, imbalance, duplicates)
     as_t = torch.from_numpy
     return Splits(as_t(np.ascontiguousarray(x)), as_t(y.astype(np.int64)),
-                  as_t(np.ascontiguousarray(x_train[val])), as_t(y_train[val].astype(np.int64)),
+                  as_t(np.ascontiguousarray(x_train[val])), as_t(y_clean[val].astype(np.int64)),
                   as_t(np.ascontiguousarray(x_test)), as_t(y_test.astype(np.int64)),
                   num_classes, name, as_t(y_c.astype(np.int64)), as_t(corrupted))
 

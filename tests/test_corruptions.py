@@ -34,6 +34,16 @@ def test_defaults_change_nothing_and_report_no_corruption():
     assert plain.corrupted.dtype == torch.bool and plain.corrupted.shape == plain.y_train.shape
 
 
+
+def test_the_validation_split_of_noisy_synthetic_data_has_the_clean_labels():
+    x, y_noisy, x_test, y_test, c, y_clean = data.make_synthetic(n_train=1000, label_noise=0.4, seed=2,
+                                                                 return_clean=True)
+    x = np.arange(len(x), dtype=np.float32)[:, None]  # each sample's input is its index
+    splits = data.make_splits((x, y_noisy, x_test, y_test, c), "synthetic", 200, None, 0, y_train_clean=y_clean)
+    idx = splits.x_val[:, 0].long().numpy()
+    assert np.array_equal(splits.y_val.numpy(), y_clean[idx])
+    assert (y_noisy[idx] != y_clean[idx]).mean() > 0.3  # the observed labels there were noisy
+
 def test_synthetic_data_reports_its_own_label_noise():
     splits = data.load("synthetic")  # make_synthetic flips 20% of its training labels
     assert torch.equal(splits.corrupted, splits.y_train != splits.y_train_clean)
