@@ -27,10 +27,10 @@ module writes them as markdown, CSV and a figure.
   only: probability of improvement over the agent's baseline, the number of shared scenarios it
   averages over and the baseline's name (empty for the baseline itself or when there are no
   shared scenarios);
-* ``speedup_median``, ``speedup_above``, ``speedup_below``: scenario rows only, when effective
-  speed-ups are given: their median over seeds (``inf`` / ``-inf`` when that median seed is
-  above / below the frontier) and how many seeds were above the frontier's best accuracy or
-  below its cheapest point.
+* ``speedup_median``, ``speedup_outside``, ``speedup_above``, ``speedup_below``: scenario rows
+  only, when effective speed-ups are given: their median over seeds (empty when that median seed
+  is outside the frontier, ``speedup_outside`` then saying ``above`` or ``below``) and how many
+  seeds were above the frontier's best accuracy or below its cheapest point.
 
 ``baseline`` is one agent name for all, or a mapping ``agent -> its baseline`` (e.g. ``random``
 nearest in compute, as ``train_agent.py suite`` passes).
@@ -57,8 +57,8 @@ from .plots import leaderboard_figure
 
 CSV_COLUMNS = ("kind", "agent", "scenario", "n", "n_scenarios", "mean", "mean_ci_low",
                "mean_ci_high", "iqm", "iqm_ci_low", "iqm_ci_high", "poi", "poi_ci_low",
-               "poi_ci_high", "poi_scenarios", "poi_baseline", "speedup_median", "speedup_above",
-               "speedup_below")
+               "poi_ci_high", "poi_scenarios", "poi_baseline", "speedup_median", "speedup_outside",
+               "speedup_above", "speedup_below")
 
 
 def _fmt(x: float, signed: bool = True) -> str:
@@ -158,14 +158,16 @@ def _write_csv(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateSta
         w.writerow(CSV_COLUMNS)
         for r in per_scen:
             sp = (speedups or {}).get((r.agent, r.scenario))
-            sp = (nan, nan, nan) if sp is None or math.isnan(sp[0]) else sp
+            m, above, below = (nan, nan, nan) if sp is None or math.isnan(sp[0]) else sp
+            outside = "above" if m == math.inf else "below" if m == -math.inf else ""
             w.writerow([cell(v) for v in ("scenario", r.agent, r.scenario, r.n, 1, r.mean, *r.ci,
-                                          nan, nan, nan, nan, nan, nan, nan, "", *sp)])
+                                          nan, nan, nan, nan, nan, nan, nan, "",
+                                          nan if outside else m, outside, above, below)])
         for a in agg:
             poi_k = a.poi_scenarios if a.poi_scenarios else nan
             w.writerow([cell(v) for v in ("aggregate", a.agent, "*", a.n_runs, a.n_scenarios,
                                           a.mean, *a.mean_ci, a.iqm, *a.iqm_ci, a.poi, *a.poi_ci,
-                                          poi_k, a.baseline, nan, nan, nan)])
+                                          poi_k, a.baseline, nan, "", nan, nan)])
 
 
 def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Mapping[str, str] = "random", *,

@@ -52,12 +52,15 @@ class Versus:
     :param speedup_status: ``"ok"``, ``"above"`` (better than every frontier point: full data
         needs more than the grid's largest compute), ``"below"`` (worse than the cheapest point:
         the needed compute lies under the grid), ``"no compute"`` or ``"no frontier"``.
+    :param speedup_bound: for ``"below"``, the bound the speed-up stays under: the cheapest
+        frontier point's compute / the episode's; None otherwise.
     """
 
     delta: float | None
     delta_status: str
     speedup: float | None
     speedup_status: str
+    speedup_bound: float | None = None
 
 
 def versus_frontier(row: dict[str, Any], frontier: Frontier | None) -> Versus:
@@ -71,7 +74,8 @@ def versus_frontier(row: dict[str, Any], frontier: Frontier | None) -> Versus:
     else:
         speedup = effective_speedup(frontier, comp, acc)
         status = "ok" if speedup is not None else "above" if acc > frontier.envelope()[-1] else "below"
-    return Versus(delta, "outside" if delta is None else "ok", speedup, status)
+    bound = float(frontier.compute[0] / comp) if status == "below" else None
+    return Versus(delta, "outside" if delta is None else "ok", speedup, status, bound)
 
 
 def versus_rows(rows: list[dict[str, Any]]) -> dict[str, Versus]:
@@ -90,7 +94,8 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     episode's compute. Both are mean/std over the seeds where they are defined (``*_n``), with
     the others counted: ``delta_outside`` (compute outside the frontier's grid),
     ``speedup_eff_above`` / ``speedup_eff_below`` (accuracy above the frontier's best / below its
-    cheapest point) and ``no_frontier`` (no full-data episode of that seed). Frontier rows
+    cheapest point; ``speedup_eff_below_bound``: the largest of the latter's bounds, the cheapest
+    point's compute / the episode's) and ``no_frontier`` (no full-data episode of that seed). Frontier rows
     (``full``, ``full@f``) are the reference and get none (nan). ``corrupted_kept_*``: the share
     of the kept samples that are corrupted, mean over the episode's epochs (nan when the env does
     not know its corrupted samples), and ``corrupted_fraction``, the training set's share.
@@ -115,7 +120,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                "speedup_compute": nan, "speedup_wall": nan,
                "delta_mean": nan, "delta_std": nan, "delta_n": 0, "delta_outside": 0,
                "speedup_eff_mean": nan, "speedup_eff_std": nan, "speedup_eff_n": 0,
-               "speedup_eff_above": 0, "speedup_eff_below": 0, "no_frontier": 0,
+               "speedup_eff_above": 0, "speedup_eff_below": 0, "speedup_eff_below_bound": nan, "no_frontier": 0,
                "corrupted_kept_mean": nan, "corrupted_kept_std": nan, "corrupted_fraction": nan,
                "class_kept": "", "class_kept_min": nan, "class_kept_max": nan,
                "diverged": sum(bool(r.get("diverged", False)) for r in g)}
@@ -134,6 +139,9 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                    speedup_eff_n=len(speedups), speedup_eff_above=sum(v.speedup_status == "above" for v in vs),
                    speedup_eff_below=sum(v.speedup_status == "below" for v in vs),
                    no_frontier=sum(v.delta_status == "no frontier" for v in vs))
+        bounds = [v.speedup_bound for v in vs if v.speedup_bound is not None]
+        if bounds:
+            row["speedup_eff_below_bound"] = max(bounds)
         kept = [r["corrupted_kept"] for r in g if r.get("corrupted_kept") is not None]
         if kept:
             row["corrupted_kept_mean"], row["corrupted_kept_std"] = _mean_std([100 * x for x in kept])
@@ -186,7 +194,7 @@ def speedup_cell(s: dict[str, Any]) -> str:
         if counts["above"] == s["n"]:
             return "above the frontier"
         if counts["below"] == s["n"]:
-            return "below the grid"
+            return f"below the grid (< {s['speedup_eff_below_bound']:.2f}x)"
         return ", ".join(other) or "—"
     cell = f"{s['speedup_eff_mean']:.2f}x" + ("" if math.isnan(s["speedup_eff_std"]) else f" ± {s['speedup_eff_std']:.2f}")
     return cell + (f" (n={s['speedup_eff_n']}; {', '.join(other)})" if other else "")
@@ -220,7 +228,11 @@ def format_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> s
                   "outside the grid's computes (no extrapolation). Effective speed-up = compute full-data "
                   "training needs to reach the row's accuracy (inverse interpolation of the same seed's "
                   "frontier, its running maximum) / the row's compute; `above` = better than every "
-                  "full-data run, `below` = worse than the cheapest one.", ""]
+                  "full-data run, `below` = worse than the cheapest one (so under the cheapest one's compute / "
+                  "the row's, the bound shown). Δ compares with the full-data run of the row's own compute, the "
+                  "speed-up with every shorter one too: where longer full-data training loses accuracy "
+                  "(memorised label noise), a row can beat its equal-compute run (Δ > 0) and still be below the "
+                  "grid.", ""]
         if corrupted:
             base = np.nanmean([s["corrupted_fraction"] for s in corrupted])
             lines[-1:-1] = [f"Corrupted kept = share of the kept samples that are corrupted (label flipped or "

@@ -170,3 +170,18 @@ def test_the_leaderboard_says_its_verdict_in_words_and_warns_about_two_seed_inte
     assert "Caveat: s has fewer than 3 seeds" in md
     none = {"random": {"s": np.array([-1.0, -0.5, -0.8])}}
     assert "**Verdict:** no entry beats full-data training" in write_leaderboard(tmp_path / "none", none, reps=300)
+
+
+def test_the_csv_writes_a_speed_up_outside_the_frontier_as_a_word_not_as_infinity(tmp_path):
+    scores = synthetic_scores()
+    inf = math.inf
+    speedups = {"A": {s: [1.5, inf, inf] for s in SCENARIOS}, "B": {s: [-inf, -inf, 0.8] for s in SCENARIOS},
+                "random": {s: [0.9, 1.1, 1.0] for s in SCENARIOS}}
+    write_leaderboard(tmp_path, scores, reps=50, speedups=speedups)
+    text = (tmp_path / "leaderboard.csv").read_text()
+    assert "inf" not in text
+    rows = {(r["agent"], r["scenario"]): r for r in csv.DictReader(text.splitlines())}
+    a, b, r = (rows[name, SCENARIOS[0]] for name in ("A", "B", "random"))
+    assert (a["speedup_median"], a["speedup_outside"], a["speedup_above"]) == ("", "above", "2")
+    assert (b["speedup_median"], b["speedup_outside"], b["speedup_below"]) == ("", "below", "2")
+    assert (float(r["speedup_median"]), r["speedup_outside"]) == (1.0, "")

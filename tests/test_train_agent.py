@@ -147,9 +147,19 @@ def test_delta_vs_frontier_on_a_hand_made_results_set():
     table = report.format_table(report.summarize(rows), rows)
     assert "| random | 0.3 | 2 | 70.00 ± 0.00 | 3.00 ± 0.00 |" in table and "| +0.00 ± 0.00 | 1.00x ± 0.00 |" in table
     assert "| +1.00 ± 1.41 | 1.05x ± 0.07 |" in table  # ucb
-    assert "| outside the grid | below the grid |" in table  # el2n
+    assert "| outside the grid | below the grid (< 1.50x) |" in table  # el2n: the cheapest run spent 3, it 2
     assert "| +13.00 (n=1; 1 outside) | 1 above, 1 below |" in table  # forgetting
     assert "| frontier | frontier |" in table
+
+
+def test_a_row_can_beat_its_equal_compute_run_and_still_be_below_the_grid_where_longer_training_loses():
+    row = hand_made_row  # memorised noise: the longer the full-data run, the worse it ends
+    rows = [row("full", None, 0, 0.60, 10.0), row("full@0.3", 0.3, 0, 0.80, 3.0), row("full@0.5", 0.5, 0, 0.70, 5.0),
+            row("small_loss", 0.5, 0, 0.75, 5.0)]
+    s = {s["agent"]: s for s in report.summarize(rows)}["small_loss"]
+    assert s["delta_mean"] == pytest.approx(5.0) and s["speedup_eff_below"] == 1
+    assert s["speedup_eff_below_bound"] == pytest.approx(3 / 5)
+    assert "| +5.00 | below the grid (< 0.60x) |" in report.format_table(report.summarize(rows), rows)
 
 
 def test_rows_name_the_cpu_model_and_precision(bench_dir):
