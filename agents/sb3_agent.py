@@ -122,6 +122,10 @@ class SB3Agent(Agent):
 
     def _act_set(self, obs: dict[str, np.ndarray], keep: float | None) -> np.ndarray:
         policy = self.model.policy
+        wanted, got = policy.observation_space["samples"].shape[-1], obs["samples"].shape[-1]
+        if got < wanted:
+            raise ValueError(f"this set policy was trained on {wanted} per-sample columns (observation version "
+                             f"{int(wanted > 9)}), the env observes {got}: play it on a -v1 id (or obs_version=1)")
         with th.no_grad():
             tensors = {k: th.as_tensor(v, device=policy.device)[None] for k, v in obs.items()}
             logits = policy.logits_and_values(tensors)[0][0].cpu().numpy()

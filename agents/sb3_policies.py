@@ -130,7 +130,8 @@ class DeepSetsPolicy(ActorCriticPolicy):
         :param obs: ``{"samples": (B, N, F), "progress": (B, G)}`` float tensors, and optionally
             ``"valid"`` ``(B, N)`` (1 = real row, 0 = padding).
         """
-        samples, progress = obs["samples"].float(), obs["progress"].float()
+        n_feat = self.observation_space["samples"].shape[-1]  # a v0 policy reads a v1 observation's first columns
+        samples, progress = obs["samples"][..., :n_feat].float(), obs["progress"].float()
         valid = obs["valid"].float() if "valid" in obs else None
         phi = self.encoder(set_inputs(samples, valid))
         peak = phi if valid is None else phi.masked_fill(valid[..., None] == 0, float("-inf"))

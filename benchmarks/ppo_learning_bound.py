@@ -27,7 +27,7 @@ import agents  # noqa: E402
 import dataselect_env  # noqa: E402, F401
 from dataselect_harness.train import TrainArgs, train  # noqa: E402
 
-ENV_ID = "DataSelect/Synthetic-v0"
+ENV_ID = "DataSelect/Synthetic-v1"
 NOISY = {"synthetic": {"label_noise": 0.4}}
 EVAL_SEEDS = range(100, 105)
 KEEP, STEPS = 0.3, 600

@@ -16,6 +16,7 @@ import numpy as np
 
 from .corruptions import NOISE_TYPES, check_corruptions
 from .models import MODELS
+from .stats import OBS_VERSIONS
 
 REWARDS = ("gain_per_compute", "gain_minus_cost", "terminal", "vs_frontier")
 ACTION_MODES = ("mask", "weights")
@@ -113,9 +114,11 @@ class EnvConfig:
     w_max: float = 10.0  # largest loss weight in weights mode
     probe_every: int = 0  # eval pass over all samples every k epochs (0 = never)
     ema: float = 0.5  # weight of the newest loss in the moving statistics
+    obs_version: int = 1  # per-sample columns: 0 the first nine, 1 adds class share and loss ranks (-v0 ids: 0)
 
     def __post_init__(self) -> None:
         _check_choice("action_mode", self.action_mode, ACTION_MODES)
+        _check_choice("obs_version", self.obs_version, OBS_VERSIONS)
         _check_number("w_max", self.w_max, 0.0, open_low=True)
         _check_int("probe_every", self.probe_every, 0)
         _check_number("ema", self.ema, 0.0, open_low=True)

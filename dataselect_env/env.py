@@ -59,16 +59,17 @@ class DataSelectEnv(gym.Env):
     import gymnasium as gym
     import agents, dataselect_env  # registers the ids
 
-    env = gym.make("DataSelect/Synthetic-v0", epochs=5)  # CIFAR: data from $DATASELECT_DATA or data_root=
+    env = gym.make("DataSelect/Synthetic-v1", epochs=5)  # CIFAR: data from $DATASELECT_DATA or data_root=
     info = agents.play_episode(agents.make("ucb", keep=0.3), env, seed=0)
     print(info["test_accuracy"], info["compute"])
     ```
 
-    Ids (``dataselect_env.ENV_IDS``): ``DataSelect/CIFAR10-v0``, ``CIFAR100-v0``, ``Synthetic-v0``,
-    ``CIFAR10Proxy-v0`` (5,000 samples), the corrupted ``CIFAR10Noisy40-v0``, ``CIFAR10Asym40-v0``,
-    ``CIFAR10LT100-v0`` and their ``...Proxy-v0`` variants; task distributions
-    (``dataselect_env.TASK_ENV_IDS``, :mod:`dataselect_env.tasks`): ``DataSelect/Tasks-v0``,
-    ``CIFAR10Tasks-v0``. CIFAR is read from ``data_root``, else the ``DATASELECT_DATA`` environment
+    Ids (``dataselect_env.ENV_IDS``): ``DataSelect/CIFAR10-v1``, ``CIFAR100-v1``, ``Synthetic-v1``,
+    ``CIFAR10Proxy-v1`` (5,000 samples), the corrupted ``CIFAR10Noisy40-v1``, ``CIFAR10Asym40-v1``,
+    ``CIFAR10LT100-v1`` and their ``...Proxy-v1`` variants; task distributions
+    (``dataselect_env.TASK_ENV_IDS``, :mod:`dataselect_env.tasks`): ``DataSelect/Tasks-v1``,
+    ``CIFAR10Tasks-v1``. Each also at ``-v0`` (``ENV_IDS_V0``, ``TASK_ENV_IDS_V0``), the
+    observation of version 0 (see Version History). CIFAR is read from ``data_root``, else the ``DATASELECT_DATA`` environment
     variable, else ``~/.cache/dataselect`` (torchvision downloads it there when missing).
 
     ## Action Space
@@ -96,8 +97,14 @@ class DataSelectEnv(gym.Env):
     | 6   | `EPOCHS_SINCE_SELECTED` | epochs since last selected (or since the start) / E      | [0, 1]   |
     | 7   | `FORGETTING`            | forgetting events (correct -> incorrect), Toneva 2019    | [0, inf) |
     | 8   | `SEEN`                  | 1 once the sample has been observed                      | {0, 1}   |
+    | 9   | `CLASS_SHARE`           | its training label's count / (N / C) (v1)                | [0, inf) |
+    | 10  | `LOSS_RANK`             | quantile rank of `LAST_LOSS` among all samples (v1)      | [0, 1]   |
+    | 11  | `CLASS_LOSS_RANK`       | quantile rank of `LAST_LOSS` within its label (v1)       | [0, 1]   |
+    | 12  | `LABEL`                 | the training label as trained on (v1)                    | 0..C-1   |
 
-    A never-seen sample has `LAST_LOSS = EMA_LOSS = ln(num_classes)`, every other feature 0.
+    A never-seen sample has `LAST_LOSS = EMA_LOSS = ln(num_classes)`, every other feature 0 (the
+    ranks: tied values share their mid-rank, so all-unseen reads 0.5). Columns 9-12 are those of
+    observation version 1 (the ``-v1`` ids, ``obs_version=1``); the ``-v0`` ids observe 0-8.
     Losses, correctness and margins come from the training forward pass (train-mode network,
     augmented input) or, with ``probe_every=k``, from an eval-mode pass over all samples every k
     epochs (refreshing every row, charged to compute).
@@ -200,6 +207,7 @@ class DataSelectEnv(gym.Env):
     | `compute_budget` | `None`               | end the episode once this much compute is spent            |
     | `probe_every`    | `0`                  | eval pass over all samples every k epochs (0 = never)      |
     | `ema`            | `0.5`                | weight of the newest loss in the moving statistics         |
+    | `obs_version`    | `1` (`-v0` ids: `0`) | per-sample columns: 0-8 (0) or 0-12 (1)                    |
     | `render_mode`    | `None`               | `"ansi"`: a one-line epoch summary                         |
 
     (*) Corruptions (``dataselect_env.data.make_splits`` documents each): applied to the training
@@ -225,6 +233,12 @@ class DataSelectEnv(gym.Env):
       added), so that a controller and the full-data runs it is compared with are on one compute
       axis (training trajectories unchanged; ``compute``, ``COMPUTE_USED``, ``BUDGET_LEFT`` and the
       rewards that divide or charge by compute change).
+    - v1 (every id): the observation gains the per-sample columns 9-12 (``CLASS_SHARE``,
+      ``LOSS_RANK``, ``CLASS_LOSS_RANK``: scale-free, so that a rule or policy transfers across N
+      and classes; ``LABEL``, which class-balanced rules group by); columns 0-8, the progress
+      vector, the actions, the training and the rewards are those of v0 (an agent that reads
+      columns 0-8 plays a v1 id exactly as the v0 one).
+      ``obs_version=0`` gives the v0 observation on any id.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
@@ -245,8 +259,11 @@ class DataSelectEnv(gym.Env):
                                     imbalance=d.imbalance, duplicates=d.duplicates).to(self.device)
         self.n = len(self.splits.y_train)
         self.val_cost = FORWARD_COST * len(self.splits.y_val) / self.n  # one validation pass, full-epoch units
+        self.obs_version = cfg.obs_version
+        self._labels = self.splits.y_train.cpu().numpy() if self.obs_version >= 1 else None
+        self._shares = None if self._labels is None else st.class_shares(self._labels, self.splits.num_classes)
         self.observation_space = spaces.Dict({
-            "samples": samples_space(self.n),
+            "samples": samples_space(self.n, self.obs_version),
             "progress": spaces.Box(st.PROGRESS_LOW, st.PROGRESS_HIGH, dtype=np.float32),
         })
         self.action_space = spaces.MultiBinary(self.n) if self.action_mode == "mask" else \
@@ -522,14 +539,16 @@ class DataSelectEnv(gym.Env):
         progress = np.array([self.epoch / self.epochs, 1 - self.epoch / self.epochs, self.ledger.compute / self.epochs,
                              self.val_accuracy, self.val_loss, self.trainer.lr_frac_at_epoch(self.epoch),
                              self.ledger.last_keep, budget_left], dtype=np.float32)
-        return {"samples": finite(self.stats.samples(), st.SAMPLE_LOW, st.SAMPLE_HIGH),
+        return {"samples": finite(self.stats.samples(self._labels, self._shares), *st.sample_bounds(self.obs_version)),
                 "progress": finite(progress, st.PROGRESS_LOW, st.PROGRESS_HIGH)}
 
 
-def samples_space(rows: int) -> spaces.Box:
-    """The ``Box(rows, F)`` of the per-sample features, with each column's bounds (``stats.SAMPLE_LOW/HIGH``)."""
-    shape = (rows, len(st.SAMPLE_FEATURES))
-    return spaces.Box(np.broadcast_to(st.SAMPLE_LOW, shape), np.broadcast_to(st.SAMPLE_HIGH, shape), dtype=np.float32)
+def samples_space(rows: int, obs_version: int = 1) -> spaces.Box:
+    """The ``Box(rows, F)`` of the per-sample features of ``obs_version``, each column's bounds from
+    :func:`~dataselect_env.stats.sample_bounds`."""
+    low, high = st.sample_bounds(obs_version)
+    shape = (rows, len(low))
+    return spaces.Box(np.broadcast_to(low, shape), np.broadcast_to(high, shape), dtype=np.float32)
 
 
 NONFINITE_FILL = 1e4  # what a NaN or +inf statistic reads as in the observation (-inf: -1e4), before clipping

@@ -15,9 +15,10 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from .stats import SAMPLE_HIGH
+from .stats import LABEL, SAMPLE_HIGH, SAMPLE_HIGH_V1
 
 UNBOUNDED = np.isinf(SAMPLE_HIGH)  # loss, EMA loss, loss variance, forgetting: log1p-squashed
+UNBOUNDED_V1 = np.isinf(SAMPLE_HIGH_V1) & (np.arange(len(SAMPLE_HIGH_V1)) != LABEL)  # and CLASS_SHARE (v1)
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 
@@ -118,9 +119,10 @@ def squash(samples: Array) -> Array:
     :param samples: ``(..., N, F)`` raw ``obs["samples"]``, a numpy array or a torch tensor.
     :return: the same shape, float32 for numpy; bounded columns unchanged.
     """
+    mask = UNBOUNDED_V1[: samples.shape[-1]]  # 9 columns (version 0) or 12 (version 1)
     if isinstance(samples, torch.Tensor):
-        unbounded = torch.from_numpy(UNBOUNDED).to(samples.device)
+        unbounded = torch.from_numpy(mask).to(samples.device)
         return torch.where(unbounded, torch.log1p(samples.clamp_min(0.0)), samples)
     x = np.asarray(samples, dtype=np.float32).copy()
-    x[..., UNBOUNDED] = np.log1p(np.maximum(x[..., UNBOUNDED], 0.0))
+    x[..., mask] = np.log1p(np.maximum(x[..., mask], 0.0))
     return x

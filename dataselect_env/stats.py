@@ -23,7 +23,14 @@ EPOCHS_SINCE_SELECTED = 6  # epochs since last selected (or since the start) / E
 FORGETTING = 7  # forgetting events so far: correct -> incorrect between observations
 SEEN = 8  # 1 once the sample has been observed
 SAMPLE_FEATURES = ("last_loss", "ema_loss", "loss_var", "last_correct", "last_margin",
-                   "selected_frac", "epochs_since_selected", "forgetting", "seen")
+                   "selected_frac", "epochs_since_selected", "forgetting", "seen")  # observation version 0
+# Observation version 1 appends (the columns above keep their indices):
+CLASS_SHARE = 9  # the sample's training-label count / (N / C): 1 balanced, 0.1 a class ten times rarer
+LOSS_RANK = 10  # quantile rank of LAST_LOSS among all samples, in [0, 1] (ties: their mid-rank)
+CLASS_LOSS_RANK = 11  # quantile rank of LAST_LOSS among the samples of the same training label
+LABEL = 12  # the training label as trained on (noisy where the labels are), 0 .. C - 1
+SAMPLE_FEATURES_V1 = SAMPLE_FEATURES + ("class_share", "loss_rank", "class_loss_rank", "label")
+OBS_VERSIONS = (0, 1)
 
 # Global progress features: indices of obs["progress"].
 EPOCH_FRAC = 0  # epochs done / E
@@ -39,6 +46,57 @@ PROGRESS_FEATURES = ("epoch_frac", "epochs_left_frac", "compute_used", "val_accu
 
 SAMPLE_LOW = np.array([0, 0, 0, 0, -1, 0, 0, 0, 0], dtype=np.float32)
 SAMPLE_HIGH = np.array([np.inf, np.inf, np.inf, 1, 1, 1, 1, np.inf, 1], dtype=np.float32)
+SAMPLE_LOW_V1 = np.concatenate([SAMPLE_LOW, [0, 0, 0, 0]]).astype(np.float32)
+SAMPLE_HIGH_V1 = np.concatenate([SAMPLE_HIGH, [np.inf, 1, 1, np.inf]]).astype(np.float32)
+
+
+def sample_bounds(obs_version: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high)`` of each per-sample column of observation version ``obs_version`` (0 or 1)."""
+    if obs_version not in OBS_VERSIONS:
+        raise ValueError(f"obs_version must be one of {OBS_VERSIONS}, got {obs_version!r}")
+    return (SAMPLE_LOW, SAMPLE_HIGH) if obs_version == 0 else (SAMPLE_LOW_V1, SAMPLE_HIGH_V1)
+
+
+def class_shares(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """float32 ``(N,)``: each sample's label count over ``N / num_classes`` (:data:`CLASS_SHARE`).
+
+    :param labels: ``(N,)`` integer labels in ``[0, num_classes)``.
+    :param num_classes: C.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    counts = np.bincount(labels, minlength=num_classes)
+    return (counts[labels] * num_classes / len(labels)).astype(np.float32)
+
+
+def quantile_ranks(x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """float32 ``(N,)``: the quantile rank of each ``x`` within its group, in [0, 1].
+
+    Rank 0 is the group's smallest value, 1 its largest; tied values share their mid-rank (so a
+    group whose values are all equal, e.g. every sample unseen, reads 0.5, as does a group of one).
+    ``rank / (size - 1)`` with 0-based mid-ranks: ``scipy.stats.rankdata(x, "average")`` shifted
+    and scaled, per group.
+
+    :param x: ``(N,)`` values.
+    :param groups: ``(N,)`` integer group of each value (e.g. the labels); None: one group.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    g = np.zeros(len(x), dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.float32)
+    order = np.lexsort((x, g))  # by group, then value
+    xs, gs = x[order], g[order]
+    new_run = np.r_[True, (xs[1:] != xs[:-1]) | (gs[1:] != gs[:-1])]  # runs of equal (group, value)
+    run = np.cumsum(new_run) - 1
+    pos = np.arange(len(x), dtype=np.float64)
+    run_start, run_len = pos[new_run], np.bincount(run).astype(np.float64)
+    mid = run_start[run] + (run_len[run] - 1) / 2  # mid-rank in the sorted order
+    new_group = np.r_[True, gs[1:] != gs[:-1]]
+    group_start = pos[new_group][np.cumsum(new_group) - 1]
+    size = np.bincount(np.cumsum(new_group) - 1).astype(np.float64)[np.cumsum(new_group) - 1]
+    rank = np.where(size > 1, (mid - group_start) / np.maximum(size - 1, 1), 0.5)
+    out = np.empty(len(x), dtype=np.float32)
+    out[order] = rank
+    return out
 PROGRESS_LOW = np.zeros(len(PROGRESS_FEATURES), dtype=np.float32)
 PROGRESS_HIGH = np.array([1, 1, np.inf, 1, np.inf, np.inf, 1, 1], dtype=np.float32)
 
@@ -85,6 +143,17 @@ class SampleStats:
         self.table[:, SELECTED_FRAC] = self.times_selected / self.epochs_done
         self.table[:, EPOCHS_SINCE_SELECTED] = (self.epochs_done - self.last_selected) / self.epochs
 
-    def samples(self) -> np.ndarray:
-        """The ``(N, F)`` float32 observation array (a copy on the CPU)."""
-        return self.table.cpu().numpy().copy()
+    def samples(self, labels: np.ndarray | None = None, shares: np.ndarray | None = None) -> np.ndarray:
+        """The ``(N, F)`` float32 observation array (a copy on the CPU).
+
+        :param labels: the training labels: with ``shares``, appends the version-1 columns
+            (:data:`CLASS_SHARE`, :data:`LOSS_RANK`, :data:`CLASS_LOSS_RANK`, :data:`LABEL`); None:
+            version 0.
+        :param shares: :func:`class_shares` of ``labels`` (fixed for an episode, so passed in).
+        """
+        table = self.table.cpu().numpy()
+        if labels is None:
+            return table.copy()
+        loss = table[:, LAST_LOSS]
+        return np.column_stack([table, shares, quantile_ranks(loss), quantile_ranks(loss, labels),
+                                labels]).astype(np.float32)

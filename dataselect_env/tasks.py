@@ -188,6 +188,7 @@ class TaskEnv(gym.Env):
     (``DataSelect/CIFAR10Tasks-v0``: stratified CIFAR-10 slices, the ``tiny`` conv net, a
     1,000-sample validation split; data from ``$DATASELECT_DATA`` or ``data_root=``, decoded
     once and cached on disk by ``dataselect_env.data``). The ranges are in :class:`TaskRanges`.
+    Both at v0 and v1, the observation versions of the inner env (``obs_version``).
 
     ## Action Space
 
@@ -271,7 +272,7 @@ class TaskEnv(gym.Env):
         probe = {k: v for k, v in self._inner_kwargs(self.ranges.sample(np.random.default_rng(0))).items()
                  if k != "render_mode"}
         config = EnvConfig.from_kwargs(**probe)  # fail now, naming a bad inner kwarg
-        self.action_mode = config.action_mode
+        self.action_mode, self.obs_version = config.action_mode, config.obs_version
         if self.pad and self.action_mode != "mask":
             raise ValueError("pad=True pads a MultiBinary mask: use action_mode='mask'")
         self.n_max = self.ranges.train_subset[1]
@@ -373,7 +374,7 @@ class TaskEnv(gym.Env):
 
     def _set_spaces(self, n: int) -> None:
         rows = self.n_max if self.pad else n
-        obs = {"samples": samples_space(rows),
+        obs = {"samples": samples_space(rows, self.obs_version),
                "progress": spaces.Box(np.concatenate([st.PROGRESS_LOW, TASK_LOW]),
                                       np.concatenate([st.PROGRESS_HIGH, TASK_HIGH]), dtype=np.float32)}
         if self.pad:

@@ -37,6 +37,12 @@ logger = logging.getLogger(__name__)
 N_SAMPLE_FEATURES = len(st.SAMPLE_FEATURES)  # columns of the observation's (N, F) per-sample table
 
 
+def v0_columns(obs: dict[str, np.ndarray]) -> np.ndarray:
+    """``obs["samples"]``'s first :data:`N_SAMPLE_FEATURES` columns, those of observation version 0:
+    the transforms read these on every version, so a policy trained on v0 plays a v1 id unchanged."""
+    return obs["samples"][:, :N_SAMPLE_FEATURES]
+
+
 def rank_order(score: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
     """Indices sorting ``score`` ascending; ties broken at random with ``rng`` (stably without).
 
@@ -142,7 +148,7 @@ class LossBinsTransform:
 
         :param obs: raw observation, ``{"samples": (N, F), "progress": (G,)}``.
         """
-        x = squash(obs["samples"])
+        x = squash(v0_columns(obs))
         bins = self.bin_of(obs)
         sums = np.zeros((self.bins, N_SAMPLE_FEATURES), dtype=np.float64)
         np.add.at(sums, bins, x)
@@ -218,7 +224,7 @@ class LinearScoreTransform:
 
         :param obs: raw observation, ``{"samples": (N, F), "progress": (G,)}``.
         """
-        x = squash(obs["samples"])
+        x = squash(v0_columns(obs))
         return np.concatenate([obs["progress"], x.mean(axis=0), x.std(axis=0)]).astype(np.float32)
 
     def scores(self, action: np.ndarray, obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -228,7 +234,7 @@ class LinearScoreTransform:
         :param obs: raw observation.
         """
         w = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
-        return standardize(squash(obs["samples"]).astype(np.float64)) @ w
+        return standardize(squash(v0_columns(obs)).astype(np.float64)) @ w
 
     def action_to_mask(self, action: np.ndarray, obs: dict[str, np.ndarray],
                        rng: np.random.Generator, keep: float | None = None) -> np.ndarray:

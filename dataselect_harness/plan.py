@@ -23,7 +23,7 @@ from dataselect_env.selection import round_half_up
 from .options import csv_of, option
 from .results import NOT_IN_ID
 
-DEFAULT_ENV = "DataSelect/CIFAR10-v0"
+DEFAULT_ENV = "DataSelect/CIFAR10-v1"
 DEFAULT_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "infobatch", "el2n", "forgetting")
 DEFAULT_FRONTIER = (0.2, 0.3, 0.5, 0.75, 1.0)  # fractions f of E at which `full` also runs (E' = round(f E))
 MAX_FRONTIER = 4.0  # largest frontier fraction: up to 4x the bench's epochs

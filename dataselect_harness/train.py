@@ -84,7 +84,7 @@ class TrainArgs:
     """One training run: each field is one flag of ``train_agent.py train`` (its help below)."""
 
     algo: str = option("ppo", "algorithm (ars needs sb3-contrib)", choices=tuple(ALGOS))
-    env: str = option("DataSelect/Synthetic-v0", "gymnasium id")
+    env: str = option("DataSelect/Synthetic-v1", "gymnasium id")
     interface: str = option("bins", "bins: LossBins wrapper; linear: LinearScore wrapper; set: DeepSets policy on the "
                             "raw env, PPO/A2C only", choices=INTERFACES)
     keep: float | None = option(None, "kept fraction in (0, 1]; required by linear; bins without it learns the "

@@ -10,9 +10,10 @@ History: re-pinned once, by the commit that made an epoch's batches balanced (ce
 whose sizes differ by at most one, instead of full batches and a ragged remainder; the "balanced
 batches" issue). The Synthetic pin's validation accuracies were re-pinned by the commit that gave
 Synthetic-v0's validation split the clean labels (it had carried the training label noise; the
-newcomer issue): training and the test accuracy did not change. The CIFAR pin gained a second entry, for an AVX512 Intel Xeon, when the tests first
-ran on one, and a third, for an AVX512 AMD EPYC, when they first ran there (no training change: the
-key became capability and vendor, because the two AVX512 machines give different numbers).
+newcomer issue): training and the test accuracy did not change. The CIFAR pin gained a second
+entry, for an AVX512 Intel Xeon, when the tests first ran on one, and a third, for an AVX512 AMD
+EPYC, when they first ran there (no training change: the key became capability and vendor,
+because the two AVX512 machines give different numbers).
 """
 
 from __future__ import annotations

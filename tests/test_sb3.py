@@ -19,7 +19,7 @@ pytest.importorskip("stable_baselines3")
 import agents  # noqa: E402
 import dataselect_env  # noqa: E402, F401
 from agents.sb3_policies import DeepSetsPolicy  # noqa: E402
-from dataselect_env import EMA_LOSS, LAST_LOSS, SAMPLE_FEATURES  # noqa: E402
+from dataselect_env import EMA_LOSS, LAST_LOSS, SAMPLE_FEATURES, SAMPLE_FEATURES_V1  # noqa: E402
 from dataselect_env.wrappers import LinearScore, LinearScoreTransform, LossBins, LossBinsTransform, allocate  # noqa: E402
 from dataselect_harness import checkpoints, curves  # noqa: E402
 from dataselect_harness import train as training  # noqa: E402
@@ -27,7 +27,7 @@ from dataselect_harness.options import from_namespace  # noqa: E402
 from dataselect_harness.plan import parse_kv  # noqa: E402
 from dataselect_harness.train import TrainArgs, add_train_arguments, train  # noqa: E402
 
-SYN = "DataSelect/Synthetic-v0"
+SYN = "DataSelect/Synthetic-v1"
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"epochs": 4, "synthetic": {"n_train": 1100}}  # 600 training samples after the 500 val split
 OTHER_N = {"epochs": 3, "synthetic": {"n_train": 800}}  # 300 training samples
@@ -108,7 +108,7 @@ def test_deepsets_policy_has_n_independent_parameters_and_one_logit_per_sample()
               for kw in (SMALL, OTHER_N)]
     sizes = [sum(p.numel() for p in m.policy.parameters()) for m in models]
     assert sizes[0] == sizes[1] < 40_000
-    obs = {"samples": torch.rand(2, 77, len(SAMPLE_FEATURES)), "progress": torch.rand(2, 8)}
+    obs = {"samples": torch.rand(2, 77, len(SAMPLE_FEATURES_V1)), "progress": torch.rand(2, 8)}
     logits, values = models[0].policy.logits_and_values(obs)
     assert logits.shape == (2, 77) and values.shape == (2, 1)
     actions, _, log_prob = models[0].policy(obs)
@@ -259,12 +259,13 @@ def test_ppo_learns_to_beat_random_on_noisy_labels_in_three_training_seeds(tmp_p
     """40% mislabeled samples, keep 0.3: PPO on LossBins (600 env steps), training seeds 0, 1, 2,
     each against random on the same five held-out episodes (seeds 100-104).
 
-    The bound was measured before it was set, with ``python benchmarks/ppo_learning_bound.py --seeds 0-7``
-    (``benchmarks/results/ppo_learning_bound.json``; 2026-12-02, 2-core AMD EPYC, torch 2.14.1): over
-    training seeds 0-7 the gain was +1.7 to +5.1 points, mean +4.0, std 1.3. So every seed must beat
-    random, and the mean of the three must exceed +1.75 points (that mean minus three standard
-    errors of a mean of three). An untrained policy (or one that keeps the highest losses, which
-    are the wrong labels) fails both.
+    The bound was measured before it was set, with ``python benchmarks/ppo_learning_bound.py --seeds 0-15``
+    (``benchmarks/results/ppo_learning_bound.json``; 2026-12-03, 2-core AMD EPYC, torch 2.14.1, after
+    Synthetic-v1's validation split got the clean labels, which changed the reward PPO learns from):
+    over training seeds 0-15 the gain was -1.1 to +5.5 points, mean +4.0, std 1.7 (seed 0 the only
+    one below random). So the mean of the three must exceed +1.05 points (that mean minus three
+    standard errors of a mean of three). An untrained policy (or one that keeps the highest
+    losses, which are the wrong labels) fails it.
     """
     noisy = {"synthetic": {"label_noise": 0.4}}
     env = gym.make(SYN, **noisy)
@@ -276,7 +277,7 @@ def test_ppo_learns_to_beat_random_on_noisy_labels_in_three_training_seeds(tmp_p
                               out=tmp_path / f"ppo-{training_seed}", env_kwargs=noisy, progress_bar=False, threads=1))
         policy = [agents.play_episode(agents.make("sb3", path=out), env, s)["test_accuracy"] for s in seeds]
         gains.append(float(np.mean(policy) - random))
-    assert min(gains) > 0 and np.mean(gains) > 0.0175, f"gains over random per training seed: {gains}"
+    assert np.mean(gains) > 0.0105, f"gains over random per training seed: {gains}"
 
 
 def test_the_readmes_plain_sb3_example_runs_as_written(capsys):

@@ -379,7 +379,7 @@ def test_main_job_defaults_pick_the_net_for_the_machine(monkeypatch):
     import torch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     args = train_agent.defaults_for_machine(BenchArgs())
-    assert args.env == "DataSelect/CIFAR10-v0" and args.env_kwargs["model"] == "small"
+    assert args.env == "DataSelect/CIFAR10-v1" and args.env_kwargs["model"] == "small"
     episodes = plan(args)  # validates without loading any data
     assert {e.agent for e in episodes} >= {"full", "full@0.2", "full@0.3", "full@0.5", "full@0.75", "random",
                                            "epsilon_greedy", "ucb", "infobatch", "el2n", "forgetting"}
