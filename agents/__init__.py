@@ -36,6 +36,7 @@ REGISTRY: dict[str, str] = {
     "small_loss": "agents.rules:SmallLoss",
     "oracle_clean": "agents.oracles:OracleClean",
     "oracle_balanced": "agents.oracles:OracleBalanced",
+    "linear_rule": "agents.rule_policy:LinearRule",
     "sb3": "agents.sb3_agent:SB3Agent",
 }
 # Modules a registered agent needs beyond the core install (the `sb3` extra).

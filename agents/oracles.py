@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from dataselect_env.selection import check_keep, keep_count
+from dataselect_env.selection import balanced_mask, check_keep, keep_count
 
 from .base import Agent
-from .rules import balanced_mask
 
 
 class Oracle(Agent):

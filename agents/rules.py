@@ -2,8 +2,8 @@
 
 - :class:`ClassBalanced`: an equal share of the budget per class (class-balanced re-sampling);
 - :class:`SmallLoss`: Co-teaching's small-loss selection for one network, with its keep schedule;
-- :func:`class_quotas`, :func:`balanced_mask`: water-filling quotas and the mask that fills them
-  (also used by the oracles of :mod:`agents.oracles`);
+- :func:`class_quotas`, :func:`balanced_mask` (from :mod:`dataselect_env.selection`, re-exported):
+  water-filling quotas and the mask that fills them (also used by the oracles and the rule space);
 - :class:`ScheduledAgent`: the epoch index and schedule length of each observation (also used by
   :class:`agents.infobatch.InfoBatch`).
 """
@@ -14,60 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from dataselect_env.selection import check_fraction, check_keep, keep_count, top_k_mask
+from dataselect_env.selection import balanced_mask, check_fraction, check_keep, class_quotas, keep_count, top_k_mask
 from dataselect_env.stats import EPOCH_FRAC, LAST_LOSS
 
 from .base import Agent
 
-
-def class_quotas(sizes: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Water-filling: per-class counts summing to ``k``, as equal as the class sizes allow.
-
-    A class smaller than the equal share gives all its samples and the rest of the budget is
-    shared by the larger classes, level by level. When the last level does not divide evenly,
-    the ``r`` extra samples go to ``r`` of the unsaturated classes drawn uniformly at random.
-
-    :param sizes: ``(C,)`` class sizes, each >= 1.
-    :param k: the budget, ``0 <= k <= sizes.sum()``.
-    :param rng: generator of the remainder's classes.
-    :return: ``(C,)`` int64 quotas, ``0 <= quota <= size``, summing to ``k``.
-    """
-    sizes = np.asarray(sizes, dtype=np.int64)
-    if not 0 <= k <= sizes.sum():
-        raise ValueError(f"k must be in [0, {sizes.sum()}] (the samples there are), got {k}")
-    quotas, open_ = np.zeros(len(sizes), dtype=np.int64), np.ones(len(sizes), dtype=bool)
-    budget = k
-    while open_.any():
-        level, extra = divmod(budget, int(open_.sum()))
-        full = open_ & (sizes <= level)  # they fit under the level: all of each
-        if not full.any():
-            quotas[open_] = level
-            quotas[rng.choice(np.flatnonzero(open_), extra, replace=False)] += 1
-            break
-        quotas[full] = sizes[full]
-        budget -= int(sizes[full].sum())
-        open_ &= ~full
-    return quotas
-
-
-def balanced_mask(groups: np.ndarray, k: int, rng: np.random.Generator, later: np.ndarray | None = None) -> np.ndarray:
-    """int8 mask of ``k`` samples, :func:`class_quotas` of each group, uniform at random within a group.
-
-    :param groups: ``(N,)`` group (class) of each sample.
-    :param k: samples kept.
-    :param rng: generator of the draw (fresh on every call).
-    :param later: optional ``(N,)`` bool, True for samples taken within their group only after
-        all the others (e.g. the corrupted ones).
-    """
-    _, group, sizes = np.unique(groups, return_inverse=True, return_counts=True)
-    quota = class_quotas(sizes, k, rng)
-    keys = (rng.random(len(group)),) + (() if later is None else (np.asarray(later, dtype=bool),))
-    order = np.lexsort((*keys, group))  # by group, then `later` last, then at random
-    starts = np.cumsum(sizes) - sizes
-    rank = np.arange(len(group)) - starts[group[order]]
-    mask = np.zeros(len(group), dtype=np.int8)
-    mask[order[rank < quota[group[order]]]] = 1
-    return mask
+__all__ = ["ClassBalanced", "ScheduledAgent", "SmallLoss", "balanced_mask", "class_quotas"]
 
 
 class ScheduledAgent(Agent):

@@ -32,7 +32,7 @@ try:  # Augmented Random Search (Mania et al. 2018), from sb3-contrib when insta
     ALGOS["ars"] = ARS
 except ImportError:  # pragma: no cover - sb3-contrib is optional
     pass
-INTERFACES = ("bins", "linear", "set")
+INTERFACES = ("bins", "linear", "rules", "set")
 MODEL_FILE, VECNORM_FILE, META_FILE = "model.zip", "vecnormalize.pkl", "interface.json"
 
 

@@ -3,6 +3,8 @@
 - :func:`check_keep`, :func:`check_fraction`: validate a keep fraction / a probability-like parameter;
 - :func:`keep_count`: how many samples a keep fraction keeps;
 - :func:`top_k_mask`, :func:`random_mask`: masks from scores or at random;
+- :func:`class_quotas`, :func:`balanced_mask`: water-filling class quotas and the mask that fills
+  them (class-balanced selection);
 - :data:`UNBOUNDED`, :func:`squash`: the per-sample feature columns without an upper bound (losses,
   variance, forgetting) and their ``log1p`` squashing, for numpy arrays and torch tensors alike.
 """
@@ -76,6 +78,56 @@ def random_mask(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """int8 mask of ``k`` of ``n`` samples drawn uniformly without replacement."""
     mask = np.zeros(n, dtype=np.int8)
     mask[rng.choice(n, k, replace=False)] = 1
+    return mask
+
+
+def class_quotas(sizes: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Water-filling: per-class counts summing to ``k``, as equal as the class sizes allow.
+
+    A class smaller than the equal share gives all its samples and the rest of the budget is
+    shared by the larger classes, level by level. When the last level does not divide evenly,
+    the ``r`` extra samples go to ``r`` of the unsaturated classes drawn uniformly at random.
+
+    :param sizes: ``(C,)`` class sizes, each >= 1.
+    :param k: the budget, ``0 <= k <= sizes.sum()``.
+    :param rng: generator of the remainder's classes.
+    :return: ``(C,)`` int64 quotas, ``0 <= quota <= size``, summing to ``k``.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if not 0 <= k <= sizes.sum():
+        raise ValueError(f"k must be in [0, {sizes.sum()}] (the samples there are), got {k}")
+    quotas, open_ = np.zeros(len(sizes), dtype=np.int64), np.ones(len(sizes), dtype=bool)
+    budget = k
+    while open_.any():
+        level, extra = divmod(budget, int(open_.sum()))
+        full = open_ & (sizes <= level)  # they fit under the level: all of each
+        if not full.any():
+            quotas[open_] = level
+            quotas[rng.choice(np.flatnonzero(open_), extra, replace=False)] += 1
+            break
+        quotas[full] = sizes[full]
+        budget -= int(sizes[full].sum())
+        open_ &= ~full
+    return quotas
+
+
+def balanced_mask(groups: np.ndarray, k: int, rng: np.random.Generator, later: np.ndarray | None = None) -> np.ndarray:
+    """int8 mask of ``k`` samples, :func:`class_quotas` of each group, uniform at random within a group.
+
+    :param groups: ``(N,)`` group (class) of each sample.
+    :param k: samples kept.
+    :param rng: generator of the draw (fresh on every call).
+    :param later: optional ``(N,)`` bool, True for samples taken within their group only after
+        all the others (e.g. the corrupted ones).
+    """
+    _, group, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    quota = class_quotas(sizes, k, rng)
+    keys = (rng.random(len(group)),) + (() if later is None else (np.asarray(later, dtype=bool),))
+    order = np.lexsort((*keys, group))  # by group, then `later` last, then at random
+    starts = np.cumsum(sizes) - sizes
+    rank = np.arange(len(group)) - starts[group[order]]
+    mask = np.zeros(len(group), dtype=np.int8)
+    mask[order[rank < quota[group[order]]]] = 1
     return mask
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import stats as st
+from .rule_space import RuleSpaceTransform
 from .selection import UNBOUNDED, check_keep, keep_count, squash, standardize, top_k_mask
 
 logger = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ class LinearScoreTransform:
         return top_k_mask(self.scores(action, obs), k, rng)
 
 
-Transform = LossBinsTransform | LinearScoreTransform
+Transform = LossBinsTransform | LinearScoreTransform | RuleSpaceTransform
 
 
 def with_progress_bounds(space: spaces.Box, progress: spaces.Box) -> spaces.Box:
@@ -359,6 +360,19 @@ class LinearScore(SelectionWrapper, gym.utils.RecordConstructorArgs):
         SelectionWrapper.__init__(self, env, LinearScoreTransform(keep))
 
 
+class RuleSpace(SelectionWrapper, gym.utils.RecordConstructorArgs):
+    """Action = a rule-space point (:mod:`dataselect_env.rule_space`); observation = progress and
+    regime summaries. Needs a ``-v1`` env (class shares and labels); ARS trains it as a linear map.
+
+    :param env: the raw data-selection env (observation version 1).
+    :param keep: kept share after the ramp, in (0, 1]; may be ``None`` on a task env that draws it.
+    """
+
+    def __init__(self, env: gym.Env, keep: float | None = None):
+        gym.utils.RecordConstructorArgs.__init__(self, keep=keep)
+        SelectionWrapper.__init__(self, env, RuleSpaceTransform(keep))
+
+
 class FiniteGuard(gym.Wrapper):
     """Replace non-finite observation entries and rewards by finite ones, and log it.
 
@@ -419,16 +433,18 @@ class FiniteGuard(gym.Wrapper):
 
 
 def make_transform(interface: str, keep: float | None = None, bins: int = 8) -> Transform:
-    """The transform of a named interface (``"bins"`` or ``"linear"``), as saved with a policy.
+    """The transform of a named interface (``"bins"``, ``"linear"`` or ``"rules"``), as saved with a policy.
 
-    :param interface: ``"bins"`` or ``"linear"``.
+    :param interface: ``"bins"``, ``"linear"`` or ``"rules"``.
     :param keep: kept fraction (required for ``"linear"``).
     :param bins: number of bins of ``"bins"``.
     """
     if interface == "bins":
         return LossBinsTransform(bins=bins, keep=keep)
+    if interface == "rules":
+        return RuleSpaceTransform(keep=keep)
     if interface == "linear":
         if keep is None:
             raise ValueError("the 'linear' interface needs a keep fraction (e.g. --keep 0.3)")
         return LinearScoreTransform(keep=keep)
-    raise ValueError(f"interface must be 'bins' or 'linear' for a wrapper, got {interface!r}")
+    raise ValueError(f"interface must be 'bins', 'linear' or 'rules' for a wrapper, got {interface!r}")

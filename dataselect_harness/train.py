@@ -4,12 +4,15 @@ This module builds the training envs and the model and runs ``learn``; the check
 :mod:`.checkpoints`, the learning curve :mod:`.curves`, the arguments :class:`TrainArgs`
 (each flag declared once, :mod:`.options`).
 
-Three interfaces, all independent of the dataset size N (``dataselect_env.wrappers``,
+Four interfaces, all independent of the dataset size N (``dataselect_env.wrappers``,
 ``agents.sb3_policies``):
 
 - ``bins``: ``LossBins`` wrapper, ``MlpPolicy``; PPO, A2C, SAC or TD3, or ARS (sb3-contrib).
 - ``linear``: ``LinearScore`` wrapper, ``MlpPolicy``; PPO, A2C, SAC or TD3, or ARS with a linear
   policy (Augmented Random Search, Mania et al. 2018).
+- ``rules``: ``RuleSpace`` wrapper (``dataselect_env.rule_space``: a parametrised rule that contains
+  random, loss-proportional, epsilon-greedy, small-loss and class-balanced selection), on a ``-v1``
+  env; ARS (its linear policy maps progress and regime summaries to the rule), or PPO ... TD3.
 - ``set``: the raw env, ``DeepSetsPolicy`` (one Bernoulli per sample); PPO or A2C.
 
 The env may be a task distribution (``DataSelect/Tasks-v0``, ``dataselect_env.tasks``): every
@@ -57,7 +60,7 @@ from agents.sb3_policies import DeepSetsPolicy
 from dataselect_env.config import REWARDS
 from dataselect_env.selection import check_keep
 from dataselect_env.tasks import is_task_env
-from dataselect_env.wrappers import FiniteGuard, LinearScore, LossBins
+from dataselect_env.wrappers import FiniteGuard, LinearScore, LossBins, RuleSpace
 
 from .checkpoints import (
     ARGS_FILE,
@@ -85,7 +88,8 @@ class TrainArgs:
 
     algo: str = option("ppo", "algorithm (ars needs sb3-contrib)", choices=tuple(ALGOS))
     env: str = option("DataSelect/Synthetic-v1", "gymnasium id")
-    interface: str = option("bins", "bins: LossBins wrapper; linear: LinearScore wrapper; set: DeepSets policy on the "
+    interface: str = option("bins", "bins: LossBins wrapper; linear: LinearScore wrapper; rules: RuleSpace wrapper "
+                            "(a -v1 env); set: DeepSets policy on the "
                             "raw env, PPO/A2C only", choices=INTERFACES)
     keep: float | None = option(None, "kept fraction in (0, 1]; required by linear; bins without it learns the "
                                 "fraction; set trains without it and only records it as the agent's default; on a task "
@@ -238,6 +242,8 @@ def make_env(cfg: TrainArgs, monitor: bool = True, threads: int | None = None,
         env = LossBins(env, bins=cfg.bins, keep=cfg.keep)
     elif cfg.interface == "linear":
         env = LinearScore(env, keep=cfg.keep)
+    elif cfg.interface == "rules":
+        env = RuleSpace(env, keep=cfg.keep)
     elif env.unwrapped.action_mode != "mask":
         raise ValueError("the set interface needs action_mode='mask' (a MultiBinary action)")
     env = FiniteGuard(env)
