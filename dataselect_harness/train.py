@@ -73,6 +73,7 @@ from .checkpoints import (
 )
 from .curves import BASELINES_FILE, CURVE_FILE, LearningCurve, plot_learning_curve
 from .options import add_options, csv_of, from_namespace, option
+from .paired import PairedCredit, ars_schedule
 from .plan import parse_kv
 
 # Learning rates for small budgets: PPO on the small wrapped spaces learns within ~300 env steps at
@@ -116,6 +117,9 @@ class TrainArgs:
                           "the same total --timesteps; starts afresh when there is none", action="store_true")
     n_envs: int = option(1, "training envs, in subprocesses when > 1 (forkserver, one torch thread each; ARS: parallel "
                          "candidate evaluation)", type=int)
+    paired: bool = option(False, "paired credit (dataselect_harness.paired): the return is the final val accuracy minus "
+                          "random's on the same seed; with ARS each +/- pair of candidates plays the same seeds",
+                          action="store_true")
     reward: str | None = option(None, "the env's reward: gain_per_compute (the env's default), gain_minus_cost, terminal "
                                 "(0 until the last step, then 100 x final val accuracy - lam x compute) or vs_frontier "
                                 "(0 until the last step, then 100 x (final val accuracy - that of full-data training at "
@@ -166,7 +170,7 @@ def train(args: argparse.Namespace | TrainArgs) -> Path:
     venv = make_vec_env(cfg, seed, ckpt)
     epochs = venv.get_attr("epochs")[0]
     model = load_checkpoint(cfg, ckpt, venv) if ckpt else build_model(cfg, venv, epochs, out)
-    curve = LearningCurve(make_env(cfg, monitor=False, cache_size=max(4, cfg.eval_tasks)), out, cfg.eval_tasks,
+    curve = LearningCurve(make_env(cfg, monitor=False, cache_size=max(4, cfg.eval_tasks), paired=False), out, cfg.eval_tasks,
                           cfg.keep, after=ckpt.steps if ckpt else None) if cfg.eval_tasks else None
     if curve is not None and cfg.eval_baselines and not (out / BASELINES_FILE).exists():
         curve.play_baselines(cfg.eval_baselines)
@@ -224,7 +228,7 @@ def env_kwargs(cfg: TrainArgs) -> dict[str, Any]:
 
 
 def make_env(cfg: TrainArgs, monitor: bool = True, threads: int | None = None,
-             cache_size: int | None = None) -> gym.Env:
+             cache_size: int | None = None, paired: bool | None = None) -> gym.Env:
     """The training env: ``gym.make`` + the interface's wrapper + ``FiniteGuard`` + ``Monitor``.
 
     :param cfg: training arguments.
@@ -246,6 +250,12 @@ def make_env(cfg: TrainArgs, monitor: bool = True, threads: int | None = None,
         env = RuleSpace(env, keep=cfg.keep)
     elif env.unwrapped.action_mode != "mask":
         raise ValueError("the set interface needs action_mode='mask' (a MultiBinary action)")
+    if cfg.paired if paired is None else paired:
+        schedule = None
+        if cfg.algo == "ars":  # sb3-contrib's defaults unless --algo-kwargs sets them
+            schedule = ars_schedule(cfg.algo_kwargs.get("n_delta", 8), cfg.algo_kwargs.get("n_eval_episodes", 1),
+                                    base_seed=cfg.seed * 1_000_003)
+        env = PairedCredit(env, schedule)
     env = FiniteGuard(env)
     return Monitor(env) if monitor else env
 
@@ -375,6 +385,10 @@ def check_args(cfg: TrainArgs) -> None:
                              ("--checkpoint-every", cfg.checkpoint_every or 1, 1), ("--eval-tasks", cfg.eval_tasks, 0)):
         if value < low:
             raise ValueError(f"{name} must be >= {low}, got {value}")
+    if cfg.paired and cfg.algo == "ars" and cfg.n_envs > 1:
+        raise ValueError("--paired seeds ARS's candidates in the order one process evaluates them: use --n-envs 1")
+    if cfg.paired and cfg.interface == "set":
+        raise ValueError("--paired scores the episode's keep fraction: use an interface with one (bins, linear, rules)")
     if cfg.eval_baselines and not cfg.eval_tasks:
         raise ValueError("--eval-baselines plays agents on the --eval-tasks episodes: give --eval-tasks K too")
     for name in cfg.eval_baselines:
