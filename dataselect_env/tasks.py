@@ -108,6 +108,7 @@ class TaskRanges:
     | `epochs`       | 4 - 10                 | 4 - 8                        | schedule length E                |
     | `keep`         | 0.2 - 0.7              | 0.2 - 0.7                    | kept fraction; None: free        |
     | `data_seeds`   | 10                     | 10                           | data_seed drawn from 0..k-1      |
+    | `data_seed_start` | 0                   | 0                            | added to it (held-out datasets)  |
 
     N after the imbalance cut: Synthetic (4 classes) 220 - 3,000; CIFAR-10 (10 classes) about
     390 - 4,000. The Synthetic pool is ``max(train_subset) + 500`` samples, the 500 being the
@@ -122,6 +123,7 @@ class TaskRanges:
     epochs: tuple[int, int] = (4, 10)
     keep: tuple[float, float] | None = (0.2, 0.7)
     data_seeds: int = 10
+    data_seed_start: int = 0  # data_seed drawn from start .. start + data_seeds - 1 (held-out datasets: another start)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise lists (from JSON) and scalars to tuples
@@ -141,6 +143,9 @@ class TaskRanges:
         if isinstance(self.data_seeds, bool) or not isinstance(self.data_seeds, (int, np.integer)) \
                 or self.data_seeds < 1:
             raise ValueError(f"data_seeds must be a positive integer, got {self.data_seeds!r}")
+        if isinstance(self.data_seed_start, bool) or not isinstance(self.data_seed_start, (int, np.integer)) \
+                or self.data_seed_start < 0:
+            raise ValueError(f"data_seed_start must be an integer >= 0, got {self.data_seed_start!r}")
 
     def sample(self, rng: np.random.Generator) -> Task:
         """Draw one task.
@@ -158,7 +163,7 @@ class TaskRanges:
                     duplicates=round(uniform(self.duplicates), 4),
                     epochs=int(rng.integers(self.epochs[0], self.epochs[1] + 1)),
                     keep=None if self.keep is None else round(uniform(self.keep), 4),
-                    data_seed=int(rng.integers(self.data_seeds)))
+                    data_seed=self.data_seed_start + int(rng.integers(self.data_seeds)))
 
 
 # The two task families: the fixed inner-env kwargs of each, and its default ranges.
@@ -293,6 +298,26 @@ class TaskEnv(gym.Env):
     def task_features(self) -> np.ndarray:
         """The current task's :data:`TASK_FEATURES`."""
         return task_features(self.task_keep, self.epochs, self.n)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The current task's training labels (the inner env's :attr:`~dataselect_env.env.DataSelectEnv.labels`)."""
+        return self._current().labels
+
+    @property
+    def corrupted(self) -> np.ndarray:
+        """The current task's corrupted samples, for analysis and oracles only (the inner env's)."""
+        return self._current().corrupted
+
+    @property
+    def clean_labels(self) -> np.ndarray:
+        """The current task's labels before noise, for analysis and oracles only (the inner env's)."""
+        return self._current().clean_labels
+
+    def _current(self) -> DataSelectEnv:
+        if self.inner is None:
+            raise RuntimeError("call reset() first: a task env has a task's data only after a reset")
+        return self.inner
 
     def frontier_val_accuracy(self, compute: float) -> float:
         """The current task's full-data frontier on validation at ``compute``, this episode's seed

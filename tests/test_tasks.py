@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import agents
 import dataselect_env  # noqa: F401
 from dataselect_env import PROGRESS_FEATURES
 from dataselect_env.selection import keep_count
@@ -128,3 +129,16 @@ def test_finite_guard_replaces_nan_and_inf_and_counts_them():
     obs, reward, _, _, info = env.step(0)
     assert obs.tolist() == [5.0, pytest.approx(0.1), -5.0] and reward == 0.0 and info["nonfinite"] == 3
     assert env.replaced == 4 and env.diverged_episodes == 1
+
+
+def test_a_task_env_gives_the_current_tasks_labels_and_ground_truth_to_agents_that_read_them():
+    env = gym.make("DataSelect/Tasks-v1", label_noise=(0.3, 0.3), train_subset=(300, 300), epochs=(2, 2))
+    with pytest.raises(RuntimeError, match="after a reset"):
+        _ = env.unwrapped.labels
+    env.reset(seed=0)
+    inner = env.unwrapped.inner
+    assert np.array_equal(env.unwrapped.labels, inner.labels)
+    assert np.array_equal(env.unwrapped.corrupted, inner.corrupted) and env.unwrapped.corrupted.mean() > 0.2
+    assert np.array_equal(env.unwrapped.clean_labels, inner.clean_labels)
+    for name in ("class_balanced", "oracle_clean"):
+        assert agents.play_episode(agents.make(name, keep=0.5), env, 1)["epoch"] == 2
