@@ -20,7 +20,9 @@ Task distributions (``dataselect_env.tasks.TaskEnv``, a new task at every reset)
 Every id is registered at v0 and v1 (``ENV_IDS`` lists the v1 ids, ``ENV_IDS_V0`` the v0 ones).
 Version history: v0, the first version (the six corrupted-data ids added after the first four); v1
 adds four per-sample observation columns (class share, loss rank overall and within the class, label),
-everything else as v0 (the ``DataSelectEnv`` docstring has the details).
+everything else as v0 (the ``DataSelectEnv`` docstring has the details), except that ``Tasks-v1``
+draws schedules of 4-40 epochs and imbalance up to 100 (v0: 4-10 and 10), so that its tasks span
+the regimes of the ``cpu`` suite.
 """
 
 import os
@@ -90,12 +92,17 @@ for _name, _kwargs in _IDS.items():
 
 # Task distributions (dataselect_env.tasks): every reset draws a new task (size, label noise,
 # imbalance, epochs, keep fraction) from documented ranges, for training policies across tasks.
+# Tasks-v1 also widens the Synthetic ranges to span the cpu suite's regimes (schedules that memorise
+# label noise, long tails to imbalance 100): benchmarks/results/task_headroom measures its headroom.
 TASK_ENV_IDS = ("DataSelect/Tasks-v1", "DataSelect/CIFAR10Tasks-v1")
 TASK_ENV_IDS_V0 = ("DataSelect/Tasks-v0", "DataSelect/CIFAR10Tasks-v0")
-for _version in (0, 1):
-    for _name, _family in (("Tasks", "synthetic"), ("CIFAR10Tasks", "cifar10")):
-        register(id=f"DataSelect/{_name}-v{_version}", entry_point="dataselect_env.tasks:TaskEnv",
-                 kwargs={"family": _family, **({"obs_version": 0} if _version == 0 else {})})
+SYNTHETIC_TASKS_V1 = {"epochs": (4, 40), "imbalance": (1.0, 100.0)}
+register(id="DataSelect/Tasks-v0", entry_point="dataselect_env.tasks:TaskEnv", kwargs={"family": "synthetic", "obs_version": 0})
+register(id="DataSelect/CIFAR10Tasks-v0", entry_point="dataselect_env.tasks:TaskEnv",
+         kwargs={"family": "cifar10", "obs_version": 0})
+register(id="DataSelect/Tasks-v1", entry_point="dataselect_env.tasks:TaskEnv",
+         kwargs={"family": "synthetic", **SYNTHETIC_TASKS_V1})
+register(id="DataSelect/CIFAR10Tasks-v1", entry_point="dataselect_env.tasks:TaskEnv", kwargs={"family": "cifar10"})
 
 __all__ = ["DataSelectEnv", "ENV_IDS", "ENV_IDS_V0", "TASK_ENV_IDS", "TASK_ENV_IDS_V0", "__version__",
            "LAST_LOSS", "EMA_LOSS", "LOSS_VAR", "LAST_CORRECT", "LAST_MARGIN", "SELECTED_FRAC",

@@ -103,9 +103,9 @@ class TaskRanges:
     | `train_subset` | 500 - 3,000            | 1,000 - 4,000                | samples before the imbalance cut |
     | `label_noise`  | 0 - 0.45               | 0 - 0.45                     | fraction of labels flipped       |
     | `noise_types`  | symmetric, asymmetric  | symmetric, asymmetric        | drawn with equal probability     |
-    | `imbalance`    | 1 - 10 (log-uniform)   | 1 - 10 (log-uniform)         | largest / smallest class         |
+    | `imbalance`    | 1 - 10 (`-v1`: 100)    | 1 - 10 (log-uniform)         | largest / smallest class         |
     | `duplicates`   | 0                      | 0                            | fraction replaced by copies      |
-    | `epochs`       | 4 - 10                 | 4 - 8                        | schedule length E                |
+    | `epochs`       | 4 - 10 (`Tasks-v1`: 40)| 4 - 8                        | schedule length E                |
     | `keep`         | 0.2 - 0.7              | 0.2 - 0.7                    | kept fraction; None: free        |
     | `data_seeds`   | 10                     | 10                           | data_seed drawn from 0..k-1      |
     | `data_seed_start` | 0                   | 0                            | added to it (held-out datasets)  |

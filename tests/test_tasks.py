@@ -142,3 +142,9 @@ def test_a_task_env_gives_the_current_tasks_labels_and_ground_truth_to_agents_th
     assert np.array_equal(env.unwrapped.clean_labels, inner.clean_labels)
     for name in ("class_balanced", "oracle_clean"):
         assert agents.play_episode(agents.make(name, keep=0.5), env, 1)["epoch"] == 2
+
+
+def test_tasks_v1_spans_the_suites_regimes_and_v0_keeps_its_ranges():
+    v1, v0 = (gym.make(f"DataSelect/Tasks-v{v}").unwrapped.ranges for v in (1, 0))
+    assert (v1.epochs, v1.imbalance) == ((4, 40), (1.0, 100.0)) and (v0.epochs, v0.imbalance) == ((4, 10), (1.0, 10.0))
+    assert v1.label_noise == v0.label_noise == (0.0, 0.45)
