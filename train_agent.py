@@ -1,6 +1,6 @@
 """Benchmark data-selection controllers on a DataSelect env: the project's main job.
 
-    python train_agent.py                     # default controllers on DataSelect/CIFAR10-v0
+    python train_agent.py                     # default controllers on DataSelect/CIFAR10-v1
     python train_agent.py bench --env DataSelect/Synthetic-v0 --agents full,random,ucb \\
         --keep 0.3,0.5 --seeds 0,1,2 --epochs 10 --out runs/synthetic
     python train_agent.py report runs/synthetic   # re-render the tables and plots (also of a partial run)
