@@ -27,7 +27,8 @@ EVAL_SEED = 1_000_000  # held-out evaluation episodes use seeds EVAL_SEED, EVAL_
 class LearningCurve:
     """Play the policy on held-out episodes at every checkpoint; append a row to ``learning_curve.csv``.
 
-    The episodes use the fixed seeds ``EVAL_SEED + i`` (on a task env: fixed held-out tasks), the
+    The episodes use the fixed seeds ``EVAL_SEED + i`` (on a task env: fixed held-out tasks, whose
+    datasets ``train`` draws from data seeds training never uses, ``make_env(held_out=True)``), the
     policy's mode (``deterministic=True``) and a separate env in this process. A row:
     ``env_steps``, ``mean_return`` (the env's reward, unnormalized), ``mean_val_accuracy`` (final
     validation accuracy; the test split is never looked at here), ``mean_val_vs_frontier`` (final

@@ -170,7 +170,8 @@ def train(args: argparse.Namespace | TrainArgs) -> Path:
     venv = make_vec_env(cfg, seed, ckpt)
     epochs = venv.get_attr("epochs")[0]
     model = load_checkpoint(cfg, ckpt, venv) if ckpt else build_model(cfg, venv, epochs, out)
-    curve = LearningCurve(make_env(cfg, monitor=False, cache_size=max(4, cfg.eval_tasks), paired=False), out, cfg.eval_tasks,
+    curve = LearningCurve(make_env(cfg, monitor=False, cache_size=max(4, cfg.eval_tasks), paired=False, held_out=True),
+                          out, cfg.eval_tasks,
                           cfg.keep, after=ckpt.steps if ckpt else None) if cfg.eval_tasks else None
     if curve is not None and cfg.eval_baselines and not (out / BASELINES_FILE).exists():
         curve.play_baselines(cfg.eval_baselines)
@@ -228,19 +229,25 @@ def env_kwargs(cfg: TrainArgs) -> dict[str, Any]:
 
 
 def make_env(cfg: TrainArgs, monitor: bool = True, threads: int | None = None,
-             cache_size: int | None = None, paired: bool | None = None) -> gym.Env:
+             cache_size: int | None = None, paired: bool | None = None, held_out: bool = False) -> gym.Env:
     """The training env: ``gym.make`` + the interface's wrapper + ``FiniteGuard`` + ``Monitor``.
 
     :param cfg: training arguments.
     :param monitor: wrap in SB3's ``Monitor`` (episode returns for the logs).
     :param threads: torch threads of this process (subprocess envs: one each).
     :param cache_size: on a task env, the inner envs it keeps (default: the env's).
+    :param paired: wrap in :class:`~.paired.PairedCredit` (default: ``--paired``).
+    :param held_out: on a task env, draw the datasets from the next ``data_seeds`` data seeds after
+        the training family's (the learning curve's tasks never share a dataset with training).
     """
     if threads:
         th.set_num_threads(threads)
     kwargs = env_kwargs(cfg)
     if cache_size is not None and is_task_env(cfg.env):
         kwargs["cache_size"] = cache_size
+    if held_out and is_task_env(cfg.env):
+        ranges = gym.make(cfg.env, **kwargs).unwrapped.ranges
+        kwargs["data_seed_start"] = ranges.data_seed_start + ranges.data_seeds
     env = gym.make(cfg.env, **kwargs)
     if cfg.interface == "bins":
         env = LossBins(env, bins=cfg.bins, keep=cfg.keep)

@@ -98,3 +98,16 @@ def test_train_paired_ars_on_the_rule_space_runs_and_refuses_what_it_cannot_pair
     assert (out / "model.zip").is_file()
     with pytest.raises(ValueError, match="--n-envs 1"):
         train(TrainArgs(**{**args, "n_envs": 2}, timesteps=12, out=tmp_path / "x"))
+
+
+def test_the_learning_curves_tasks_are_drawn_from_datasets_training_never_sees():
+    from dataselect_harness.train import TrainArgs, make_env
+
+    cfg = TrainArgs(algo="ars", interface="rules", env="DataSelect/Tasks-v1", env_kwargs=TASKS)
+    train_env, curve_env = make_env(cfg, monitor=False), make_env(cfg, monitor=False, held_out=True)
+    seeds = {"train": set(), "curve": set()}
+    for name, env in (("train", train_env), ("curve", curve_env)):
+        for s in range(20):
+            env.reset(seed=s)
+            seeds[name].add(env.unwrapped.task.data_seed)
+    assert seeds["train"] <= set(range(10)) and seeds["curve"] <= set(range(10, 20))
