@@ -40,6 +40,9 @@ class Agent:
     """
 
     action_mode: str = "mask"
+    # The observation version the agent reads (0: columns 0-8). The bench runs an agent that needs 1
+    # with obs_version=1 on any id, a -v0 suite scenario included (dataselect_env.stats).
+    obs_version: int = 0
     # True for an oracle that reads the env's ground truth (``corrupted``, ``clean_labels``), which
     # no controller may: a reference to compare with, not a competitor (agents.oracles).
     privileged: bool = False

@@ -32,6 +32,8 @@ class LinearRule(Agent):
     :param seed: seed of the generator when ``reset(env)`` is not called.
     """
 
+    obs_version = 1  # reads CLASS_SHARE, the loss ranks and LABEL: the bench gives it obs_version=1
+
     def __init__(self, keep: float = 0.5, bias: np.ndarray | list | None = None,
                  weights: np.ndarray | list | None = None, seed: int = 0) -> None:
         super().__init__(seed)

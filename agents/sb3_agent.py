@@ -88,6 +88,9 @@ class SB3Agent(Agent):
         self.vec_normalize = _load_vecnormalize(self.path / VECNORM_FILE)
         self.transform = None if self.interface == "set" else \
             make_transform(self.interface, transform_keep, self.meta.get("bins", 8))
+        # the observation version the policy reads: the rule space's, or a set policy trained on v1's columns
+        columns = self.model.observation_space["samples"].shape[-1] if self.interface == "set" else 0
+        self.obs_version = 1 if self.interface == "rules" or columns > 9 else 0
 
     @classmethod
     def load(cls, path: str | Path, **kwargs: Any) -> SB3Agent:

@@ -236,11 +236,13 @@ def plan(args: BenchArgs) -> list[Episode]:
         try:  # resolve and instantiate once to check the kwargs' names and values before any training
             cls = agents.load_class(build)
             has_keep = spec != "full" and "keep" in inspect.signature(cls).parameters and "keep" not in kwargs
-            agents.load(build, **kwargs, **({"keep": keeps[0]} if has_keep else {}))
+            agent = agents.load(build, **kwargs, **({"keep": keeps[0]} if has_keep else {}))
         except (TypeError, ValueError, ImportError) as err:
             raise ValueError(f"agent {spec!r}" + (f" with --agent-kwargs {kwargs}" if kwargs else "") + f": {err}") from err
         mode = getattr(cls, "action_mode", "mask")
-        cells = [(spec, k, {**env_kwargs, "action_mode": mode}) for k in (keeps if has_keep else [None])]
+        # an agent that reads the v1 columns gets them on any id (a -v0 suite scenario included)
+        needs = {"obs_version": agent.obs_version} if getattr(agent, "obs_version", 0) else {}
+        cells = [(spec, k, {**env_kwargs, "action_mode": mode, **needs}) for k in (keeps if has_keep else [None])]
         if spec == "full":  # the full-data frontier: all data, round(f*E) epochs, schedule compressed
             cells += [(f"full@{f:g}", f, {**env_kwargs, "action_mode": mode, "epochs": e})
                       for f, e in frontier_points(keeps, args.frontier, epochs).items() if e != epochs]

@@ -20,6 +20,9 @@ PLAN = "plan.json"  # the ids of every episode a bench into DIR planned (a union
 # row records its resolved "device" and "precision"; the report never compares rows of two precisions,
 # and a bench refuses to add rows of another precision to a directory (harness.plan.check_precision).
 NOT_IN_ID = ("data_root", "download", "device", "precision")
+# What the controller observes, not how a mask sequence trains: rows that differ only in it share a
+# setting and its frontier (an agent that reads the v1 columns runs with obs_version=1 on a -v0 id).
+NOT_IN_SETTING = ("obs_version",)
 
 
 def read_results(directory: str | Path) -> list[dict[str, Any]]:
@@ -107,7 +110,7 @@ def is_frontier(row: dict[str, Any]) -> bool:
 
 def setting_of(row: dict[str, Any]) -> str:
     """What a row is compared within: env, E, resolved precision and the env kwargs that change results."""
-    kw = {k: v for k, v in row["env_kwargs"].items() if k not in ("epochs", "action_mode", *NOT_IN_ID)}
+    kw = {k: v for k, v in row["env_kwargs"].items() if k not in ("epochs", "action_mode", *NOT_IN_ID, *NOT_IN_SETTING)}
     return (f"{row['env']} E={row['bench_epochs']} {row.get('precision', '?')}"
             + (f" {json.dumps(kw, sort_keys=True)}" if kw else ""))
 

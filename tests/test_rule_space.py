@@ -114,3 +114,20 @@ def test_ars_trains_the_rule_space_saves_it_and_it_plays_as_an_sb3_agent(tmp_pat
     n = 600  # 700 minus the validation split
     assert info["epoch"] == 3 and 3 * round(0.3 * n) <= info["samples_trained"] <= 3 * n  # keep 0.3 after the ramp
     assert json.loads((out / "interface.json").read_text())["interface"] == "rules"
+
+
+def test_a_bench_gives_a_v1_agent_its_columns_on_a_v0_id_and_compares_it_with_the_same_frontier(tmp_path):
+    from dataselect_harness import report, results
+    from dataselect_harness.bench import bench
+    from dataselect_harness.plan import BenchArgs, plan
+
+    args = BenchArgs(env="DataSelect/Synthetic-v0", agents=("full", "random", "linear_rule"), keep=(0.5,), seeds=(0,),
+                     epochs=2, frontier=(0.5, 1.0), out=str(tmp_path), quiet=True,
+                     env_kwargs={"synthetic": {"n_train": 700}, "val_size": 100})
+    kw = {ep.agent: ep.env_kwargs for ep in plan(args)}
+    assert kw["linear_rule"]["obs_version"] == 1 and "obs_version" not in kw["random"]
+    assert bench(args) == 0
+    rows = results.read_results(tmp_path)
+    assert len({results.setting_of(r) for r in rows}) == 1
+    summary = {s["agent"]: s for s in report.summarize(rows)}
+    assert summary["linear_rule"]["delta_n"] == 1  # compared with full's frontier: a Δ, not "no frontier"
