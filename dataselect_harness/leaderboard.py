@@ -237,7 +237,8 @@ def headroom_markdown(headroom: Scores, baseline: str | Mapping[str, str], reps:
     if shares:
         scens = sorted({sc for per in shares.values() for sc in per})
         lines += ["", "Share of the headroom each controller captures ((its mean Δ - its baseline's) / the largest "
-                  "mean headroom of an oracle with that baseline; 1 = all of it, < 0 = below the baseline):", "",
+                  "mean headroom of an oracle with that baseline, among those whose 95% CI lies above 0; 1 = all "
+                  "of it, < 0 = below the baseline; — where no headroom is known to be positive):", "",
                   "| agent | " + " | ".join(scens) + " |", "|---|" + "---:|" * len(scens)]
         lines += [f"| {a} | " + " | ".join("—" if sc not in per or math.isnan(per[sc]) else f"{per[sc]:+.2f}"
                                            for sc in scens) + " |" for a, per in sorted(shares.items())]

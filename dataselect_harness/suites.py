@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .bootstrap import scenario_table
 from .results import RESULTS, atomic_write, read_results
 
 SUITE_FILE = "suite.json"  # DIR/suite.json: what a suite directory holds (written by train_agent.py suite)
@@ -189,8 +190,8 @@ class LeaderboardInputs:
     oracle's Δ minus its baseline's on the same seed. Privileged entries (an agent class with
     ``privileged = True``, e.g. ``oracle_clean``) are in ``headroom`` only, never in ``scores``;
     ``shares[entry][scenario]``: the share of the scenario's headroom an entry captures, (its mean Δ -
-    its baseline's) / the largest mean headroom among the oracles with the same baseline (nan when
-    that headroom is not positive).
+    its baseline's) / the largest mean headroom among the oracles with the same baseline whose 95% CI
+    lies above 0 (nan when there is none).
     """
 
     scores: dict[str, dict[str, list[float]]]
@@ -262,19 +263,23 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
 def headroom_shares(scores: Mapping[str, Mapping[str, list[float]]], baselines: Mapping[str, str],
                     headroom: Mapping[str, Mapping[str, list[float]]]) -> dict[str, dict[str, float]]:
     """``shares[entry][scenario]``: (entry's mean Δ - its baseline's) / the largest mean headroom of
-    an oracle with the same baseline there; nan when that headroom is not above 0.
+    an oracle with the same baseline there, among the headrooms whose 95% bootstrap CI lies above 0
+    (:func:`~.bootstrap.scenario_table`); nan where there is none (a headroom not known to be
+    positive, e.g. on clean data, would make any share meaningless).
 
     :param scores: ranked entries' per-seed Δ.
     :param baselines: entry -> its ``random`` entry (oracles included).
     :param headroom: oracle -> scenario -> per-seed headroom.
     """
+    confident = {(r.agent, r.scenario) for r in scenario_table(headroom) if r.ci[0] > 0}  # nan CI: not known
     shares: dict[str, dict[str, float]] = {}
     for name, per in scores.items():
         base = baselines.get(name)
         if base is None or base == name or base not in scores:
             continue
         for scen, deltas in per.items():
-            room = [float(np.mean(h[scen])) for o, h in headroom.items() if baselines.get(o) == base and scen in h]
+            room = [float(np.mean(h[scen])) for o, h in headroom.items()
+                    if baselines.get(o) == base and scen in h and (o, scen) in confident]
             if room and scen in scores[base]:
                 best = max(room)
                 gain = float(np.mean(deltas) - np.mean(scores[base][scen]))

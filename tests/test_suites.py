@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -175,3 +176,12 @@ def test_cpu_and_gpu_suites_plan_without_data(name):
         full_epochs = sorted(e.env_kwargs["epochs"] for e in episodes if e.agent.startswith("full") and e.seed == 0)
         assert full_epochs[-1] == sc.epochs and len(full_epochs) >= 4  # full and the frontier grid
         EnvConfig.from_kwargs(**{**gym.spec(sc.env).kwargs, **sc.env_kwargs, "epochs": sc.epochs})  # valid kwargs
+
+
+def test_a_share_of_the_headroom_needs_a_headroom_known_to_be_positive():
+    scores = {"random k=0.5": {"clean": [0.0, 0.1, -0.1], "noisy": [0.0, 0.5, -0.5]},
+              "rule k=0.5": {"clean": [1.0, 1.1, 0.9], "noisy": [5.0, 5.5, 4.5]}}
+    baselines = {"random k=0.5": "random k=0.5", "rule k=0.5": "random k=0.5", "oracle k=0.5": "random k=0.5"}
+    headroom = {"oracle k=0.5": {"clean": [0.2, -0.3, 0.25], "noisy": [9.0, 10.0, 11.0]}}  # clean: 0 within its CI
+    shares = suites.headroom_shares(scores, baselines, headroom)
+    assert math.isnan(shares["rule k=0.5"].get("clean", math.nan)) and shares["rule k=0.5"]["noisy"] == pytest.approx(0.5)
