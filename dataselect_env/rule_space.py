@@ -49,12 +49,18 @@ SUMMARIES = ("loss_q10", "loss_q50", "loss_q90", "train_accuracy", "train_val_ga
 LOSS_FLOOR = 1e-12  # losses are floored here before their log (loss_proportional's floor)
 
 
-def score_features(samples: np.ndarray) -> np.ndarray:
-    """``(N, 9)`` float64 :data:`SCORE_FEATURES` of a version-1 ``obs["samples"]``."""
+def _v1(samples: np.ndarray) -> np.ndarray:
+    """``samples`` as float64, checked to hold the version-1 columns."""
     x = np.asarray(samples, dtype=np.float64)
     if x.shape[-1] < len(st.SAMPLE_FEATURES_V1):
         raise ValueError(f"the rule space reads observation version 1 ({len(st.SAMPLE_FEATURES_V1)} per-sample "
                          f"columns), got {x.shape[-1]}: use a -v1 id (or obs_version=1)")
+    return x
+
+
+def score_features(samples: np.ndarray) -> np.ndarray:
+    """``(N, 9)`` float64 :data:`SCORE_FEATURES` of a version-1 ``obs["samples"]``."""
+    x = _v1(samples)
     return np.column_stack([
         np.log(np.maximum(x[:, st.EMA_LOSS], LOSS_FLOOR)), np.log(np.maximum(x[:, st.LAST_LOSS], LOSS_FLOOR)),
         np.sqrt(np.maximum(x[:, st.LOSS_VAR], 0.0)), x[:, st.LAST_MARGIN], np.log1p(x[:, st.FORGETTING]),
@@ -71,8 +77,7 @@ def summaries(obs: dict[str, np.ndarray]) -> np.ndarray:
     training loss; ``class_share_spread`` = std of ``log CLASS_SHARE`` (0 on balanced data, about
     1.5 at imbalance 100); ``seen_frac`` = share of the samples seen.
     """
-    x = np.asarray(obs["samples"], dtype=np.float64)
-    score_features(x)  # checks the version
+    x = _v1(obs["samples"])
     ln_c = np.log(max(int(x[:, st.LABEL].max()) + 1, 2))
     seen = x[:, st.SEEN] > 0
     rows = x[seen] if seen.any() else x
