@@ -64,6 +64,7 @@ class PairedCredit(gym.Wrapper):
         self.schedule = schedule or (lambda r: r)
         self.resets = 0  # unseeded resets so far
         self.baselines: dict[tuple[int, float], float] = {}
+        self._keeps: dict[int, float] = {}  # seed -> its episode's keep (a task env's is fixed by the seed)
         self.seed: int | None = None
 
     def _keep(self) -> float:
@@ -77,8 +78,10 @@ class PairedCredit(gym.Wrapper):
     def baseline(self, seed: int) -> float:
         """``random``'s final validation accuracy on ``seed`` (played on the unwrapped env, cached)."""
         raw = self.env.unwrapped
-        raw.reset(seed=seed)  # a task env draws the seed's task first: its keep is then known
-        key = (seed, self._keep())
+        if seed not in self._keeps:  # a task env draws the seed's task at reset: its keep is known then
+            raw.reset(seed=seed)
+            self._keeps[seed] = self._keep()
+        key = (seed, self._keeps[seed])
         if key not in self.baselines:
             info = agents.play_episode(agents.make("random", keep=key[1]), raw, seed)
             self.baselines[key] = float(info["val_accuracy"])
