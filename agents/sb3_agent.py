@@ -19,7 +19,7 @@ from stable_baselines3 import A2C, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from dataselect_env.selection import check_keep, keep_count, top_k_mask
-from dataselect_env.stats import PROGRESS_FEATURES
+from dataselect_env.stats import PROGRESS_FEATURES, SAMPLE_FEATURES
 from dataselect_env.tasks import task_features
 from dataselect_env.wrappers import make_transform
 
@@ -90,7 +90,7 @@ class SB3Agent(Agent):
             make_transform(self.interface, transform_keep, self.meta.get("bins", 8))
         # the observation version the policy reads: the rule space's, or a set policy trained on v1's columns
         columns = self.model.observation_space["samples"].shape[-1] if self.interface == "set" else 0
-        self.obs_version = 1 if self.interface == "rules" or columns > 9 else 0
+        self.obs_version = 1 if self.interface == "rules" or columns > len(SAMPLE_FEATURES) else 0
 
     @classmethod
     def load(cls, path: str | Path, **kwargs: Any) -> SB3Agent:
@@ -128,7 +128,8 @@ class SB3Agent(Agent):
         wanted, got = policy.observation_space["samples"].shape[-1], obs["samples"].shape[-1]
         if got < wanted:
             raise ValueError(f"this set policy was trained on {wanted} per-sample columns (observation version "
-                             f"{int(wanted > 9)}), the env observes {got}: play it on a -v1 id (or obs_version=1)")
+                             f"{int(wanted > len(SAMPLE_FEATURES))}), the env observes {got}: play it on a -v1 id "
+                             "(or obs_version=1)")
         with th.no_grad():
             tensors = {k: th.as_tensor(v, device=policy.device)[None] for k, v in obs.items()}
             logits = policy.logits_and_values(tensors)[0][0].cpu().numpy()

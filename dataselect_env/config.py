@@ -114,7 +114,7 @@ class EnvConfig:
     w_max: float = 10.0  # largest loss weight in weights mode
     probe_every: int = 0  # eval pass over all samples every k epochs (0 = never)
     ema: float = 0.5  # weight of the newest loss in the moving statistics
-    obs_version: int = 1  # per-sample columns: 0 the first nine, 1 adds class share and loss ranks (-v0 ids: 0)
+    obs_version: int = 1  # per-sample columns: 0 the first nine, 1 adds class share, loss ranks, label (-v0 ids: 0)
 
     def __post_init__(self) -> None:
         _check_choice("action_mode", self.action_mode, ACTION_MODES)

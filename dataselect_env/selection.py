@@ -171,7 +171,7 @@ def squash(samples: Array) -> Array:
     :param samples: ``(..., N, F)`` raw ``obs["samples"]``, a numpy array or a torch tensor.
     :return: the same shape, float32 for numpy; bounded columns unchanged.
     """
-    mask = UNBOUNDED_V1[: samples.shape[-1]]  # 9 columns (version 0) or 12 (version 1)
+    mask = UNBOUNDED_V1[: samples.shape[-1]]  # 9 columns (version 0) or 13 (version 1)
     if isinstance(samples, torch.Tensor):
         unbounded = torch.from_numpy(mask).to(samples.device)
         return torch.where(unbounded, torch.log1p(samples.clamp_min(0.0)), samples)

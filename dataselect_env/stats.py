@@ -91,8 +91,8 @@ def quantile_ranks(x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarra
     run_start, run_len = pos[new_run], np.bincount(run).astype(np.float64)
     mid = run_start[run] + (run_len[run] - 1) / 2  # mid-rank in the sorted order
     new_group = np.r_[True, gs[1:] != gs[:-1]]
-    group_start = pos[new_group][np.cumsum(new_group) - 1]
-    size = np.bincount(np.cumsum(new_group) - 1).astype(np.float64)[np.cumsum(new_group) - 1]
+    group = np.cumsum(new_group) - 1  # each sorted position's group, 0 .. groups - 1
+    group_start, size = pos[new_group][group], np.bincount(group).astype(np.float64)[group]
     rank = np.where(size > 1, (mid - group_start) / np.maximum(size - 1, 1), 0.5)
     out = np.empty(len(x), dtype=np.float32)
     out[order] = rank
