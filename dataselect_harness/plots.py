@@ -17,17 +17,13 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 KEEP_MARKERS = {0.3: "o", 0.5: "s", 0.7: "^"}  # other keeps: "D"; agents without a keep: "P"
 
 
-def _family(agent: str) -> str:
-    return "full data" if agent == "full" or agent.startswith("full@") else agent
-
-
 def agent_color(agent: str, plt: Any) -> Any:
     """One colour per agent in every figure of every run: the registered agents by registry order
     (tab20), others by a hash of the name; the full-data runs black."""
     import zlib
 
     import agents
-    if _family(agent) == "full data":
+    if is_frontier({"agent": agent}):
         return "black"
     names = [n for n in agents.REGISTRY if n not in ("full", "sb3")]
     i = names.index(agent) if agent in names else zlib.crc32(agent.encode())
@@ -197,6 +193,13 @@ def plot_class_kept(summary: list[dict[str, Any]], rows: list[dict[str, Any]], d
     return True
 
 
+def _seed_range(ns: list[int]) -> str:
+    """``"3"`` when every entry of a panel has 3 seeds, ``"1-3"`` when they differ, ``""`` for none."""
+    if not ns:
+        return ""
+    return f"{min(ns)}" if min(ns) == max(ns) else f"{min(ns)}-{max(ns)}"
+
+
 def leaderboard_figure(path: Path, per_scen: list[Any], agg: list[Any]) -> bool:
     """``leaderboard.png``: dot-and-whisker panels, one per scenario (mean Δ and 95% CI of each entry,
     :class:`~.leaderboard.ScenarioStats`) plus the aggregate IQM (:class:`~.leaderboard.AggregateStats`),
@@ -209,7 +212,7 @@ def leaderboard_figure(path: Path, per_scen: list[Any], agg: list[Any]) -> bool:
     panels = [(s, {r.agent: (r.mean, r.ci) for r in per_scen if r.scenario == s})
               for s in sorted({r.scenario for r in per_scen})]
     panels.append(("aggregate IQM", {a.agent: (a.iqm, a.iqm_ci) for a in agg}))
-    n_of = {s: max((r.n for r in per_scen if r.scenario == s), default=0) for s, _ in panels}
+    n_of = {s: _seed_range([r.n for r in per_scen if r.scenario == s]) for s, _ in panels}
     fig = Figure(figsize=(3.2 * len(panels), 0.45 * len(agents) + 1.8), layout="constrained")
     axes = fig.subplots(1, len(panels), sharey=True, sharex=True, squeeze=False)[0]
     for ax, (title, data) in zip(axes, panels):
@@ -221,7 +224,7 @@ def leaderboard_figure(path: Path, per_scen: list[Any], agg: list[Any]) -> bool:
                 ax.plot([lo, hi], [y, y], color="tab:blue", lw=2)
             ax.plot([m], [y], "o", color="black", ms=4)
         ax.axvline(0.0, color="tab:red", ls="--", lw=1, label="Δ = 0: the full-data frontier")
-        ax.set_title(title + (f" (n = {n_of[title]} seeds)" if n_of.get(title) else f" ({len(panels) - 1} scenarios)"),
+        ax.set_title(title + (f" (n = {n_of[title]} seeds)" if n_of[title] else f" ({len(panels) - 1} scenarios)"),
                      fontsize=9)
         ax.set_xlabel("Δ vs full-data frontier (pp)", fontsize=8)
         ax.grid(axis="x", alpha=0.3)

@@ -185,3 +185,11 @@ def test_the_csv_writes_a_speed_up_outside_the_frontier_as_a_word_not_as_infinit
     assert (a["speedup_median"], a["speedup_outside"], a["speedup_above"]) == ("", "above", "2")
     assert (b["speedup_median"], b["speedup_outside"], b["speedup_below"]) == ("", "below", "2")
     assert (float(r["speedup_median"]), r["speedup_outside"]) == (1.0, "")
+
+
+def test_a_panel_whose_entries_have_different_seed_counts_says_the_range():
+    from dataselect_harness.plots import _seed_range
+
+    assert _seed_range([3, 3, 3]) == "3"
+    assert _seed_range([3, 1, 2]) == "1-3"  # not "3": the panel's largest n would overstate it
+    assert _seed_range([]) == ""
