@@ -229,7 +229,8 @@ def env_kwargs(cfg: TrainArgs) -> dict[str, Any]:
 
 
 def make_env(cfg: TrainArgs, monitor: bool = True, threads: int | None = None,
-             cache_size: int | None = None, paired: bool | None = None, held_out: bool = False) -> gym.Env:
+             cache_size: int | None = None, paired: bool | None = None, held_out: bool = False,
+             resumed_steps: int = 0) -> gym.Env:
     """The training env: ``gym.make`` + the interface's wrapper + ``FiniteGuard`` + ``Monitor``.
 
     :param cfg: training arguments.
@@ -237,6 +238,9 @@ def make_env(cfg: TrainArgs, monitor: bool = True, threads: int | None = None,
     :param threads: torch threads of this process (subprocess envs: one each).
     :param cache_size: on a task env, the inner envs it keeps (default: the env's).
     :param paired: wrap in :class:`~.paired.PairedCredit` (default: ``--paired``).
+    :param resumed_steps: env steps a resumed run has done: its paired schedule starts that many seeds
+        further on, past every seed used so far (an ARS update uses fewer seeds than env steps), so
+        that it trains on fresh tasks instead of replaying the first ones.
     :param held_out: on a task env, draw the datasets from the next ``data_seeds`` data seeds after
         the training family's (the learning curve's tasks never share a dataset with training).
     """
@@ -261,7 +265,7 @@ def make_env(cfg: TrainArgs, monitor: bool = True, threads: int | None = None,
         schedule = None
         if cfg.algo == "ars":  # sb3-contrib's defaults unless --algo-kwargs sets them
             schedule = ars_schedule(cfg.algo_kwargs.get("n_delta", 8), cfg.algo_kwargs.get("n_eval_episodes", 1),
-                                    base_seed=cfg.seed * 1_000_003)
+                                    base_seed=cfg.seed * 1_000_003 + resumed_steps)
         env = PairedCredit(env, schedule)
     env = FiniteGuard(env)
     return Monitor(env) if monitor else env
@@ -280,11 +284,12 @@ def make_vec_env(cfg: TrainArgs, seed: int, ckpt: Checkpoint | None = None) -> V
     :param ckpt: checkpoint whose VecNormalize statistics to load.
     """
     n = 1 if cfg.algo == "ars" else cfg.n_envs
+    done = ckpt.steps if ckpt is not None else 0
     if n > 1:
-        venv: VecEnv = SubprocVecEnv([functools.partial(make_env, cfg, threads=cfg.threads or 1)] * n,
+        venv: VecEnv = SubprocVecEnv([functools.partial(make_env, cfg, threads=cfg.threads or 1, resumed_steps=done)] * n,
                                      start_method=start_method())
     else:
-        venv = DummyVecEnv([functools.partial(make_env, cfg)])
+        venv = DummyVecEnv([functools.partial(make_env, cfg, resumed_steps=done)])
     if ckpt is not None:
         venv = VecNormalize.load(str(ckpt.vecnormalize), venv)
         venv.training = True

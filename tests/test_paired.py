@@ -111,3 +111,16 @@ def test_the_learning_curves_tasks_are_drawn_from_datasets_training_never_sees()
             env.reset(seed=s)
             seeds[name].add(env.unwrapped.task.data_seed)
     assert seeds["train"] <= set(range(10)) and seeds["curve"] <= set(range(10, 20))
+
+
+def test_a_resumed_paired_run_trains_on_fresh_tasks_not_on_the_first_ones_again():
+    from dataselect_harness.train import TrainArgs, make_env
+
+    cfg = TrainArgs(algo="ars", interface="rules", env="DataSelect/Tasks-v1", env_kwargs=TASKS, paired=True,
+                    algo_kwargs={"n_delta": 2, "n_eval_episodes": 1}, seed=3)
+    first = make_env(cfg, monitor=False).get_wrapper_attr("schedule")
+    later = make_env(cfg, monitor=False, resumed_steps=500).get_wrapper_attr("schedule")
+    # 500 env steps are at most 500 episodes, each candidate's one episode taking 2 resets: < 1,000 resets
+    used = {first(r) for r in range(2 * 500)}
+    assert first(0) == 3 * 1_000_003 and later(0) == first(0) + 500
+    assert not used & {later(r) for r in range(600)}
