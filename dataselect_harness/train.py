@@ -238,11 +238,11 @@ def make_env(cfg: TrainArgs, monitor: bool = True, threads: int | None = None,
     :param threads: torch threads of this process (subprocess envs: one each).
     :param cache_size: on a task env, the inner envs it keeps (default: the env's).
     :param paired: wrap in :class:`~.paired.PairedCredit` (default: ``--paired``).
+    :param held_out: on a task env, draw the datasets from the next ``data_seeds`` data seeds after
+        the training family's (the learning curve's tasks never share a dataset with training).
     :param resumed_steps: env steps a resumed run has done: its paired schedule starts that many seeds
         further on, past every seed used so far (an ARS update uses fewer seeds than env steps), so
         that it trains on fresh tasks instead of replaying the first ones.
-    :param held_out: on a task env, draw the datasets from the next ``data_seeds`` data seeds after
-        the training family's (the learning curve's tasks never share a dataset with training).
     """
     if threads:
         th.set_num_threads(threads)
