@@ -18,7 +18,7 @@ import torch as th
 from stable_baselines3 import A2C, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from dataselect_env.selection import check_keep, keep_count, top_k_mask
+from dataselect_env.selection import check_keep, keep_count, sized_mask, top_k_mask
 from dataselect_env.stats import PROGRESS_FEATURES, SAMPLE_FEATURES
 from dataselect_env.tasks import task_features
 from dataselect_env.wrappers import make_transform
@@ -49,6 +49,11 @@ class SB3Agent(Agent):
     logits), so the benchmark compares agents at the same keep fraction. Reward normalization
     (``VecNormalize``) only shapes training; its saved statistics are loaded and, if the
     observation was normalized too, applied to it.
+
+    A rule-space policy (``rules``) trained on tasks that fix the keep fraction had every mask
+    trimmed or filled uniformly at random to the task's keep (``TaskEnv``'s ``enforce_keep``), so
+    its ``ramp`` parameter never acted in training; on a plain env its masks are sized the same way,
+    and it plays at exactly ``round(keep * N)`` samples per epoch, as it trained.
 
     A policy trained on a task distribution (``DataSelect/Tasks-v0``) observed the task's
     descriptors after the progress features; the agent appends them to a plain env's
@@ -90,6 +95,10 @@ class SB3Agent(Agent):
             make_transform(self.interface, transform_keep, self.meta.get("bins", 8))
         # the observation version the policy reads: the rule space's, or a set policy trained on v1's columns
         columns = self.model.observation_space["samples"].shape[-1] if self.interface == "set" else 0
+        # a rule-space policy trained on tasks with a fixed keep saw its masks trimmed to that keep
+        # (TaskEnv's enforce_keep): its ramp never acted, so on a plain env its masks are trimmed too
+        self.trims_to_keep = self.interface == "rules" and self.meta.get("task_keep") is not None \
+            and self.meta.get("env_kwargs", {}).get("enforce_keep", True)
         self.obs_version = 1 if self.interface == "rules" or columns > len(SAMPLE_FEATURES) else 0
 
     @classmethod
@@ -110,7 +119,8 @@ class SB3Agent(Agent):
         """The ``(N,)`` int8 mask the policy chooses for one raw observation."""
         keep = next((k for k in (self.keep, getattr(self.env, "task_keep", None), self.default_keep) if k is not None),
                     None)  # the constructor's, a task env's own, the training --keep
-        if self.task_features and len(progress) == len(PROGRESS_FEATURES):  # a plain env: add the descriptors
+        plain = self.task_features and len(progress) == len(PROGRESS_FEATURES)
+        if plain:  # a plain env: add the descriptors
             keep = keep if keep is not None else getattr(self.transform, "keep", None)
             epochs = self.epochs if self.epochs is not None else self.meta.get("epochs", 1)
             progress = np.concatenate([progress, task_features(keep, epochs, len(samples))]).astype(np.float32)
@@ -121,7 +131,10 @@ class SB3Agent(Agent):
         if self.vec_normalize is not None and self.vec_normalize.norm_obs:
             x = self.vec_normalize.normalize_obs(x)
         action, _ = self.model.predict(x, deterministic=self._act_deterministic)
-        return self.transform.action_to_mask(action, obs, self.rng, keep=keep)
+        mask = self.transform.action_to_mask(action, obs, self.rng, keep=keep)
+        if plain and self.trims_to_keep and keep is not None:  # as the task env it trained on did
+            mask = sized_mask(mask, keep_count(keep, len(samples)), self.rng)
+        return mask
 
     def _act_set(self, obs: dict[str, np.ndarray], keep: float | None) -> np.ndarray:
         policy = self.model.policy

@@ -81,6 +81,23 @@ def random_mask(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
+def sized_mask(mask: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """int8 copy of the 0/1 ``mask`` with exactly ``k`` ones: surplus ones dropped, missing ones
+    added, uniformly at random (a task env's ``enforce_keep``; a rule-space policy trained there).
+
+    :param mask: ``(N,)`` 0/1 mask.
+    :param k: ones wanted, ``0 <= k <= N``.
+    :param rng: generator of the drops and additions.
+    """
+    mask = (np.asarray(mask) == 1).astype(np.int8)
+    chosen = np.flatnonzero(mask)
+    if len(chosen) > k:
+        mask[rng.choice(chosen, len(chosen) - k, replace=False)] = 0
+    elif len(chosen) < k:
+        mask[rng.choice(np.flatnonzero(mask == 0), k - len(chosen), replace=False)] = 1
+    return mask
+
+
 def class_quotas(sizes: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """Water-filling: per-class counts summing to ``k``, as equal as the class sizes allow.
 

@@ -29,7 +29,7 @@ from . import stats as st
 from .config import EnvConfig
 from .corruptions import NOISE_TYPES
 from .env import DataSelectEnv, samples_space
-from .selection import check_keep, keep_count
+from .selection import check_keep, keep_count, sized_mask
 
 # ---- the task descriptors the policy observes (appended to the progress features) --------------
 TASK_KEEP = 0  # the task's keep fraction (0: no fixed fraction, the policy chooses)
@@ -426,13 +426,7 @@ class TaskEnv(gym.Env):
         ``round(keep * N)`` ones: surplus ones dropped, missing ones added, uniformly at random."""
         if action.shape != (self.n,) or not np.isin(action, (0, 1)).all():
             return action
-        mask = (action == 1).astype(np.int8)
-        k, chosen = keep_count(self.task.keep, self.n), np.flatnonzero(mask)
-        if len(chosen) > k:
-            mask[self._mask_rng.choice(chosen, len(chosen) - k, replace=False)] = 0
-        elif len(chosen) < k:
-            mask[self._mask_rng.choice(np.flatnonzero(mask == 0), k - len(chosen), replace=False)] = 1
-        return mask
+        return sized_mask(action, keep_count(self.task.keep, self.n), self._mask_rng)
 
 
 def is_task_env(env_id: str) -> bool:

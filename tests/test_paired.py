@@ -124,3 +124,22 @@ def test_a_resumed_paired_run_trains_on_fresh_tasks_not_on_the_first_ones_again(
     used = {first(r) for r in range(2 * 500)}
     assert first(0) == 3 * 1_000_003 and later(0) == first(0) + 500
     assert not used & {later(r) for r in range(600)}
+
+
+def test_a_rule_policy_trained_on_tasks_plays_a_plain_env_at_exactly_its_keep_as_its_training_masks_were(tmp_path):
+    pytest.importorskip("sb3_contrib")
+    from dataselect_harness.train import TrainArgs, train
+
+    out = train(TrainArgs(algo="ars", interface="rules", env="DataSelect/Tasks-v1", env_kwargs=TASKS, paired=True,
+                          algo_kwargs={"n_delta": 2, "n_eval_episodes": 1}, progress_bar=False, timesteps=12,
+                          out=tmp_path / "ars"))
+    agent = agents.load(f"sb3:{out}", keep=0.3)
+    assert agent.trims_to_keep
+    ramp = np.zeros(13, dtype=np.float32)
+    ramp[-1] = 1.0  # ramp = 1 asks for every sample; the task env trimmed that to its keep in training
+    agent.model.predict = lambda x, **kw: (ramp, None)
+    small = {"epochs": 3, "synthetic": {"n_train": 700}, "val_size": 100}
+    info = agents.play_episode(agent, gym.make("DataSelect/Synthetic-v1", **small), seed=1)
+    assert info["samples_trained"] == 3 * round(0.3 * 600)
+    agent.trims_to_keep = False  # the rule's own budget: every sample
+    assert agents.play_episode(agent, gym.make("DataSelect/Synthetic-v1", **small), seed=1)["samples_trained"] == 3 * 600
