@@ -48,6 +48,7 @@ from .bootstrap import (  # noqa: F401  (re-exported: the leaderboard's statisti
     ScenarioStats,
     Scores,
     aggregate_table,
+    iqm_difference,
     prob_improvement,
     scenario_table,
     speedup_stats,
@@ -173,7 +174,7 @@ def _write_csv(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateSta
 def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Mapping[str, str] = "random", *,
                       reps: int = 2000, seed: int = 0, speedups: Scores | None = None,
                       notes: Sequence[str] = (), headroom: Scores | None = None,
-                      shares: Mapping[str, Mapping[str, float]] | None = None) -> str:
+                      shares: Mapping[str, Mapping[str, float]] | None = None, learned: Sequence[str] = ()) -> str:
     """Write ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.png`` into ``directory``.
 
     The markdown has one table per scenario (agent, n, mean Δ, 95% CI) and the aggregate table
@@ -196,6 +197,8 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
         baseline's Δ on the same seed``: a section of its own, never ranked with the controllers.
     :param shares: ``shares[entry][scenario]``: the share of that headroom an entry captures, listed
         in the same section.
+    :param learned: entries that are learned controllers: a section gives each one's IQM minus the
+        best hand-written entry's, with the CI of the difference (:func:`learned_markdown`).
     :return: the markdown written to ``leaderboard.md``.
     """
     out = Path(directory)
@@ -207,6 +210,7 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
     sp = None if speedups is None else {(str(a), str(sc)): speedup_stats(v) for a, per in speedups.items()
                                         for sc, v in per.items()}
     md = _markdown(per_scen, agg, baseline, sp, notes)
+    md += learned_markdown(scores, agg, learned, reps=reps, seed=seed)
     if headroom:
         md += headroom_markdown(headroom, baseline, reps=reps, seed=seed, shares=shares or {})
     if not leaderboard_figure(out / "leaderboard.png", per_scen, agg):
@@ -214,6 +218,34 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
     (out / "leaderboard.md").write_text(md)
     _write_csv(out / "leaderboard.csv", per_scen, agg, sp)
     return md
+
+
+def learned_markdown(scores: Scores, agg: Sequence[AggregateStats], learned: Sequence[str], reps: int = 2000,
+                     seed: int = 0) -> str:
+    """The section that judges learned controllers: each one's aggregate IQM minus that of the best
+    hand-written entry (the highest IQM among the entries not in ``learned``), with the stratified
+    bootstrap CI of that difference over the scenarios both have.
+
+    :param scores: ``scores[agent][scenario] -> per-seed Δ`` (the ranked entries).
+    :param agg: their aggregate rows (:func:`aggregate_table`), for the best hand-written entry.
+    :param learned: the entries that are learned controllers (pooled training seeds included).
+    """
+    learned = [a.agent for a in agg if a.agent in set(learned)]
+    others = [a for a in agg if a.agent not in set(learned)]
+    if not learned or not others:
+        return ""
+    best = max(others, key=lambda a: (a.iqm, a.agent))
+    lines = ["", "## Learned controllers against the best hand-written entry", "",
+             f"IQM of Δ minus that of `{best.agent}` (the hand-written entry with the highest aggregate IQM, "
+             f"{_fmt(best.iqm)}), over the scenarios both have; 95% CI of the difference by stratified bootstrap "
+             "(each entry's runs resampled within each scenario). A pooled entry (`-s*`) holds every training "
+             "seed's runs (n = training seeds x evaluation seeds).", "",
+             "| learned entry | runs | IQM Δ | minus best hand-written [95% CI] | scenarios |", "|---|---:|---:|---|---:|"]
+    by_name = {a.agent: a for a in agg}
+    for name in learned:
+        diff, ci, k = iqm_difference(scores[name], scores[best.agent], reps=reps, seed=seed, names=(name, best.agent))
+        lines.append(f"| {name} | {by_name[name].n_runs} | {_fmt(by_name[name].iqm)} | {_fmt_point_ci(diff, ci)} | {k} |")
+    return "\n".join(lines) + "\n"
 
 
 def headroom_markdown(headroom: Scores, baseline: str | Mapping[str, str], reps: int = 2000, seed: int = 0,

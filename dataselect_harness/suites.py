@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -179,6 +180,24 @@ def entry(row: dict[str, Any]) -> str:
         (f" {json.dumps(kw, sort_keys=True)}" if kw else "")
 
 
+_TRAINING_SEED = re.compile(r"^(sb3:\S*-s)\d+(\s.*)?$")
+
+
+def pooled_name(name: str) -> str | None:
+    """The entry that pools a trained policy's training seeds, ``sb3:DIR-s0 k=0.3`` -> ``sb3:DIR-s* k=0.3``
+    (None for an entry whose model directory does not end in ``-s<seed>``)."""
+    m = _TRAINING_SEED.match(name)
+    return None if m is None else f"{m.group(1)}*{m.group(2) or ''}"
+
+
+def _pool(per_entry: dict[str, dict[str, list[float]]], pools: Mapping[str, list[str]]) -> None:
+    """Add each pool's entry to ``per_entry``: its members' runs, scenario by scenario."""
+    for pool, members in pools.items():
+        for name in members:
+            for scen, values in per_entry.get(name, {}).items():
+                per_entry.setdefault(pool, {}).setdefault(scen, []).extend(values)
+
+
 @dataclass
 class LeaderboardInputs:
     """What :func:`~.leaderboard.write_leaderboard` takes, built from a suite's results.
@@ -191,7 +210,9 @@ class LeaderboardInputs:
     ``privileged = True``, e.g. ``oracle_clean``) are in ``headroom`` only, never in ``scores``;
     ``shares[entry][scenario]``: the share of the scenario's headroom an entry captures, (its mean Δ -
     its baseline's) / the largest mean headroom among the oracles with the same baseline whose 95% CI
-    lies above 0 (nan when there is none).
+    lies above 0 (nan when there is none). ``learned``: the entries that are learned controllers
+    (``sb3:`` specs, and the pooled entries :func:`pooled_name` names: a trained policy's training
+    seeds ``DIR-s0``, ``DIR-s1``, ... as one entry whose runs are all theirs).
     """
 
     scores: dict[str, dict[str, list[float]]]
@@ -200,6 +221,7 @@ class LeaderboardInputs:
     notes: list[str]
     headroom: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     shares: dict[str, dict[str, float]] = field(default_factory=dict)
+    learned: list[str] = field(default_factory=list)
 
 
 def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> LeaderboardInputs:
@@ -232,6 +254,16 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
                 outside.setdefault((name, scen), []).append(r["seed"])
             sp = {"ok": v.speedup, "above": math.inf, "below": -math.inf}.get(v.speedup_status, math.nan)
             speedups.setdefault(name, {}).setdefault(scen, []).append(sp)
+    pools: dict[str, list[str]] = {}
+    for name in compute:
+        if (pool := pooled_name(name)) is not None:
+            pools.setdefault(pool, []).append(name)
+    pools = {pool: members for pool, members in pools.items() if len(members) > 1}
+    for pool, members in pools.items():  # the training seeds of one policy, as one entry
+        compute[pool] = [c for m in members for c in compute[m]]
+        keeps[pool] = keeps[members[0]]
+    _pool(scores, pools)
+    _pool(speedups, pools)
     randoms = {e: float(np.mean(compute[e])) for e in compute
                if e == LEADERBOARD_BASELINE or (keeps[e] is not None and e == f"{LEADERBOARD_BASELINE} k={keeps[e]:g}")}
     # every entry against the random entry nearest to it in compute (on the one axis, per epoch of
@@ -257,7 +289,9 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
               f"(or without a full-data run), left out of Δ" for (name, scen), seeds in outside.items()]
     notes += [f"{scen} ran {len(rows)} episode(s) in {', '.join(sorted({str(r.get('precision')) for r in rows}))} on "
               f"{'; '.join(sorted({str(r.get('device')) for r in rows}))}" for scen, rows in results.items() if rows]
-    return LeaderboardInputs(scores, speedups, baselines, notes, headroom, headroom_shares(scores, baselines, headroom))
+    learned = [name for name in scores if name in pools or spec_of.get(name, "").startswith("sb3:")]
+    return LeaderboardInputs(scores, speedups, baselines, notes, headroom, headroom_shares(scores, baselines, headroom),
+                             learned)
 
 
 def headroom_shares(scores: Mapping[str, Mapping[str, list[float]]], baselines: Mapping[str, str],
@@ -312,4 +346,5 @@ def write_suite_leaderboard(directory: str | Path, reps: int = 2000) -> str:
     if not inputs.scores:
         raise SystemExit(f"no row of {directory} lies within its full-data frontier: nothing to rank")
     return write_leaderboard(directory, inputs.scores, inputs.baselines, reps=reps, speedups=inputs.speedups,
-                             notes=inputs.notes, headroom=inputs.headroom, shares=inputs.shares)
+                             notes=inputs.notes, headroom=inputs.headroom, shares=inputs.shares,
+                             learned=inputs.learned)

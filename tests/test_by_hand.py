@@ -176,3 +176,32 @@ def test_oracles_are_headroom_never_ranked(tmp_path):
     assert f"| ucb k=0.5 | {3.5 / 9.5:+.2f} |" in headroom
     with (tmp_path / "leaderboard.csv").open() as f:
         assert all("oracle" not in r["agent"] for r in csv.DictReader(f))
+
+
+def test_a_policys_training_seeds_pool_into_one_entry_judged_against_the_best_hand_written_one(tmp_path):
+    """Frontier 60 at compute 5, 70 at 10: 65 at 7.5, so Δ = accuracy - 65. random: -3, -4; ucb: -1,
+    +1 (IQM 0, the best hand-written); the policy's seed 0: +3, +2, seed 1: +5, -1. Pooled, its four
+    runs -1, 2, 3, 5 have IQM (2 + 3) / 2 = 2.5, i.e. 2.5 above ucb."""
+    from dataselect_harness.bootstrap import iqm_difference
+
+    accuracy = {"random": (62.0, 61.0), "ucb": (64.0, 66.0), "sb3:m/pol-s0": (68.0, 67.0), "sb3:m/pol-s1": (70.0, 64.0)}
+    rows = []
+    for seed in (0, 1):
+        rows += [row("a", seed, "full@0.5", 5.0, 60.0, 0.5), row("a", seed, "full", 10.0, 70.0, None)]
+        rows += [row("a", seed, agent, 7.5, acc[seed], 0.5) for agent, acc in accuracy.items()]
+    rows = [{**r, "id": f"{r['id']}-{r['keep']}", "spec": r["agent"]} for r in rows]
+    inputs = suites.leaderboard_inputs({"a": rows})
+    pool = "sb3:m/pol-s* k=0.5"
+    assert suites.pooled_name("sb3:m/pol-s1 k=0.5") == pool and suites.pooled_name("ucb k=0.5") is None
+    assert sorted(inputs.scores[pool]["a"]) == pytest.approx([-1.0, 2.0, 3.0, 5.0])
+    assert set(inputs.learned) == {pool, "sb3:m/pol-s0 k=0.5", "sb3:m/pol-s1 k=0.5"}
+    assert inputs.baselines[pool] == "random k=0.5"
+    diff, (low, high), k = iqm_difference(inputs.scores[pool], inputs.scores["ucb k=0.5"], reps=500)
+    assert diff == pytest.approx(2.5) and k == 1 and low <= diff <= high
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / suites.SUITE_FILE).write_text(json.dumps({"suite": "hand", "scenarios": []}))
+    md = suites.write_suite_leaderboard(tmp_path, reps=200)
+    section = md.split("## Learned controllers against the best hand-written entry")[1].split("## Headroom")[0]
+    assert "`ucb k=0.5` (the hand-written entry with the highest aggregate IQM, +0.00)" in section
+    assert f"| {pool} | 4 | +2.50 | +2.50 [" in section and "| sb3:m/pol-s0 k=0.5 | 2 | +2.50 | +2.50 [" in section
