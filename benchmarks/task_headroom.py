@@ -44,7 +44,7 @@ def play_task(env: gym.Env, seed: int, names: tuple[str, ...]) -> dict:
     row = {"seed": seed, "task": task, "n": int(env.unwrapped.n), "test": {}, "val": {}, "wall": {}}
     for name in names:
         start = time.perf_counter()
-        info = agents.play_episode(agents.make(name, keep=task["keep"]), env, seed)
+        info = agents.play_episode(agents.load(name, keep=task["keep"]), env, seed)
         row["test"][name], row["val"][name] = float(info["test_accuracy"]), float(info["val_accuracy"])
         row["wall"][name] = round(time.perf_counter() - start, 3)
     return row
@@ -61,21 +61,24 @@ def ci95(x: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float]:
 
 def table(rows: list[dict], names: tuple[str, ...]) -> str:
     """Markdown: per regime and agent, the mean paired gain over random (test accuracy, points) [95% CI];
-    the best rule (by its mean) and the best rule of each task (the gain of a controller that picks it)."""
+    the best hand-written rule (by its mean) and the best rule of each task (the gain of a controller
+    that picks it), when rules were played (oracles and ``sb3:`` models are not rules)."""
     others = [a for a in names if a != "random"]
-    lines = ["| regime | tasks | " + " | ".join(others) + " | best rule | best rule per task |",
-             "|---|---:|" + "---|" * (len(others) + 2)]
-    rules = [a for a in others if not a.startswith("oracle")]
+    short = [a.rsplit("/", 1)[-1] if a.startswith("sb3:") else a for a in others]  # a model by its directory
+    rules = [a for a in others if not a.startswith(("oracle", "sb3:"))]
+    lines = ["| regime | tasks | " + " | ".join(short) + (" | best rule | best rule per task |" if rules else " |"),
+             "|---|---:|" + "---|" * (len(others) + 2 * bool(rules))]
     for regime, keep in REGIMES.items():
         rs = [r for r in rows if keep(r["task"])]
         if not rs:
             continue
         gain = {b: 100 * np.array([r["test"][b] - r["test"]["random"] for r in rs]) for b in others}
-        best = max(rules, key=lambda b: gain[b].mean())
         cells = [f"{gain[b].mean():+.1f} [{ci95(gain[b])[0]:+.1f}, {ci95(gain[b])[1]:+.1f}]" for b in others]
-        cells.append(f"{best} {gain[best].mean():+.1f}")
-        per_task = np.max([gain[b] for b in rules], axis=0)  # a controller that picks each task's best rule
-        cells.append(f"{per_task.mean():+.1f} [{ci95(per_task)[0]:+.1f}, {ci95(per_task)[1]:+.1f}]")
+        if rules:
+            best = max(rules, key=lambda b: gain[b].mean())
+            cells.append(f"{best} {gain[best].mean():+.1f}")
+            per_task = np.max([gain[b] for b in rules], axis=0)  # a controller that picks each task's best rule
+            cells.append(f"{per_task.mean():+.1f} [{ci95(per_task)[0]:+.1f}, {ci95(per_task)[1]:+.1f}]")
         lines.append(f"| {regime} | {len(rs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -86,7 +89,8 @@ def main() -> None:
     p.add_argument("--tasks", type=int, default=48, help="tasks (reset seeds 0 .. K-1)")
     p.add_argument("--family", default="DataSelect/Tasks-v1", help="task env id")
     p.add_argument("--ranges", nargs="*", default=[], help="TaskRanges overrides, k=v (JSON values)")
-    p.add_argument("--agents", default=",".join(AGENTS), help="comma-separated; random is always played")
+    p.add_argument("--agents", default=",".join(AGENTS), help="comma-separated agent specs (sb3:DIR too); "
+                   "random is always played")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/task_headroom/synthetic.jsonl"))
     a = p.parse_args()
     names = tuple(dict.fromkeys(["random", *a.agents.split(",")]))
