@@ -32,7 +32,7 @@ import dataselect_env  # noqa: E402, F401
 from dataselect_env.rule_space import RULE_PARAMS  # noqa: E402
 from dataselect_harness.plan import parse_kv  # noqa: E402
 from dataselect_harness.run import SelectionDiagnostics  # noqa: E402
-from dataselect_harness.suites import SUITES  # noqa: E402
+from dataselect_harness.suites import SUITES, select  # noqa: E402
 
 REGIMES = {"clean": {"label_noise": 0.0, "imbalance": 1.0},
            "long tail x100": {"label_noise": 0.0, "imbalance": 100.0},
@@ -46,6 +46,16 @@ def clipped(action: np.ndarray) -> dict[str, float]:
     return {name: float(max(v, 0.0) if name in NONNEG else v) for name, v in zip(RULE_PARAMS, a)}
 
 
+def recording(path: str, **kwargs) -> tuple[agents.Agent, list[np.ndarray]]:
+    """The policy saved in ``path`` (``kwargs`` to its constructor), and the list every action it
+    takes is appended to (the policy's output, before the rule applies it)."""
+    policy = agents.load(f"sb3:{path}", **kwargs)
+    actions: list[np.ndarray] = []
+    predict = policy.model.predict
+    policy.model.predict = lambda x, **kw: (lambda out: (actions.append(out[0]), out)[1])(predict(x, **kw))
+    return policy, actions
+
+
 def play(path: str, regime: str, epochs: int, keep: float, seed: int, ranges: dict) -> tuple[list[dict], dict]:
     """The policy and ``random`` on one held-out task: per-epoch parameters, paired gains.
 
@@ -53,10 +63,7 @@ def play(path: str, regime: str, epochs: int, keep: float, seed: int, ranges: di
     """
     env = gym.make("DataSelect/Tasks-v1", data_seed_start=1000, epochs=epochs, keep=keep,
                    **{**REGIMES[regime], **ranges})
-    policy = agents.load(f"sb3:{path}")
-    actions: list[np.ndarray] = []
-    predict = policy.model.predict
-    policy.model.predict = lambda x, **kw: (lambda out: (actions.append(out[0]), out)[1])(predict(x, **kw))
+    policy, actions = recording(path)
     info = agents.play_episode(policy, env, seed)
     base = agents.play_episode(agents.make("random", keep=keep), env, seed)
     tag = {"model": Path(path).name, "regime": regime, "epochs": epochs, "keep": keep, "seed": seed,
@@ -76,12 +83,9 @@ def play_scenario(path: str, scenario: str, keep: float, seed: int, env_kwargs: 
 
     :param env_kwargs: added to the scenario's (e.g. ``data_root``).
     """
-    sc = next(s for s in SUITES["cpu"].scenarios if s.name == scenario)
+    (sc,) = select(SUITES["cpu"], [scenario])
     env = gym.make(sc.env, **{**sc.env_kwargs, **env_kwargs}, epochs=sc.epochs, obs_version=1)
-    policy = agents.load(f"sb3:{path}", keep=keep)
-    actions: list[np.ndarray] = []
-    predict = policy.model.predict
-    policy.model.predict = lambda x, **kw: (lambda out: (actions.append(out[0]), out)[1])(predict(x, **kw))
+    policy, actions = recording(path, keep=keep)
     diag, curve = SelectionDiagnostics.of(env.unwrapped), {}
     info = agents.play_episode(policy, env, seed, on_step=lambda info, r, a: diag.record(a, curve))
     env.close()

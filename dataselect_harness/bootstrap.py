@@ -162,7 +162,7 @@ def _poi(x: dict[str, np.ndarray], y: dict[str, np.ndarray], reps: int,
 
 
 def iqm_difference(x: Mapping[str, ArrayLike], y: Mapping[str, ArrayLike], reps: int = 2000, seed: int = 0,
-                   names: tuple[str, str] = ("x", "y")) -> tuple[float, tuple[float, float], int]:
+                   names: tuple[str, str] = ("x", "y")) -> tuple[float, tuple[float, float], int, float]:
     """IQM of X minus IQM of Y over the scenarios both have, with a stratified-bootstrap 95% CI.
 
     Each replicate resamples X's runs and Y's runs independently within every shared scenario (the
@@ -174,16 +174,17 @@ def iqm_difference(x: Mapping[str, ArrayLike], y: Mapping[str, ArrayLike], reps:
     :param reps: bootstrap resamples.
     :param seed: seed of the bootstrap, with ``names`` (deterministic given them).
     :param names: the two agents' names, which seed the bootstrap's generator.
-    :return: ``(difference, (low, high), number of shared scenarios)``; nan without a shared scenario.
+    :return: ``(difference, (low, high), number of shared scenarios, Y's IQM on them)``; nan without a
+        shared scenario.
     """
     cx, cy = _clean({"x": x}).get("x", {}), _clean({"y": y}).get("y", {})
     shared = sorted(set(cx) & set(cy))
     if not shared:
-        return math.nan, _NAN_CI, 0
+        return math.nan, _NAN_CI, 0, math.nan
     rng = _rng(seed, *names, "iqm_difference")
     _, iqm_x, _, boot_x = _mean_iqm(cx, shared, reps, rng)
     _, iqm_y, _, boot_y = _mean_iqm(cy, shared, reps, rng)
-    return iqm_x - iqm_y, _ci(boot_x - boot_y), len(shared)
+    return iqm_x - iqm_y, _ci(boot_x - boot_y), len(shared), iqm_y
 
 
 def scenario_table(scores: Scores, reps: int = 2000, seed: int = 0) -> list[ScenarioStats]:

@@ -230,8 +230,9 @@ def learned_markdown(scores: Scores, agg: Sequence[AggregateStats], learned: Seq
     :param agg: their aggregate rows (:func:`aggregate_table`), for the best hand-written entry.
     :param learned: the entries that are learned controllers (pooled training seeds included).
     """
-    learned = [a.agent for a in agg if a.agent in set(learned)]
-    others = [a for a in agg if a.agent not in set(learned)]
+    wanted = set(learned)
+    learned = [a.agent for a in agg if a.agent in wanted]
+    others = [a for a in agg if a.agent not in wanted]
     if not learned or not others:
         return ""
     best = max(others, key=lambda a: (a.iqm, a.agent))
@@ -244,9 +245,8 @@ def learned_markdown(scores: Scores, agg: Sequence[AggregateStats], learned: Seq
              "difference [95% CI] | scenarios |", "|---|---:|---:|---:|---|---:|"]
     by_name = {a.agent: a for a in agg}
     for name in learned:
-        diff, ci, k = iqm_difference(scores[name], scores[best.agent], reps=reps, seed=seed, names=(name, best.agent))
-        shared = {sc: v for sc, v in scores[best.agent].items() if sc in scores[name]}
-        there = aggregate_table({best.agent: shared}, reps=1, seed=seed)[0].iqm if shared else math.nan
+        diff, ci, k, there = iqm_difference(scores[name], scores[best.agent], reps=reps, seed=seed,
+                                            names=(name, best.agent))
         lines.append(f"| {name} | {by_name[name].n_runs} | {_fmt(by_name[name].iqm)} | {_fmt(there)} | "
                      f"{_fmt_point_ci(diff, ci)} | {k} |")
     return "\n".join(lines) + "\n"

@@ -196,8 +196,8 @@ def test_a_policys_training_seeds_pool_into_one_entry_judged_against_the_best_ha
     assert sorted(inputs.scores[pool]["a"]) == pytest.approx([-1.0, 2.0, 3.0, 5.0])
     assert set(inputs.learned) == {pool, "sb3:m/pol-s0 k=0.5", "sb3:m/pol-s1 k=0.5"}
     assert inputs.baselines[pool] == "random k=0.5"
-    diff, (low, high), k = iqm_difference(inputs.scores[pool], inputs.scores["ucb k=0.5"], reps=500)
-    assert diff == pytest.approx(2.5) and k == 1 and low <= diff <= high
+    diff, (low, high), k, ucb_iqm = iqm_difference(inputs.scores[pool], inputs.scores["ucb k=0.5"], reps=500)
+    assert diff == pytest.approx(2.5) and k == 1 and low <= diff <= high and ucb_iqm == pytest.approx(0.0)
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / suites.SUITE_FILE).write_text(json.dumps({"suite": "hand", "scenarios": []}))
