@@ -34,6 +34,7 @@ REGISTRY: dict[str, str] = {
     "rho_loss": "agents.rho_loss:RhoLoss",
     "class_balanced": "agents.rules:ClassBalanced",
     "small_loss": "agents.rules:SmallLoss",
+    "auto": "agents.auto:Auto",
     "oracle_clean": "agents.oracles:OracleClean",
     "oracle_balanced": "agents.oracles:OracleBalanced",
     "linear_rule": "agents.rule_policy:LinearRule",
