@@ -70,7 +70,7 @@ class Suite:
 
 
 _CPU_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "loss_proportional", "infobatch", "forgetting", "el2n",
-               "rho_loss", "class_balanced", "small_loss", "oracle_clean", "oracle_balanced")
+               "rho_loss", "class_balanced", "small_loss", "auto", "oracle_clean", "oracle_balanced")
 # val only steers controllers; test (10,000 images) is reported. fp32 on every CPU: "auto" would train
 # in bf16 on CPUs with native bf16 and in fp32 elsewhere, and one suite directory never mixes the two.
 _CPU = {"val_size": 1000, "precision": "fp32"}
