@@ -97,7 +97,7 @@ def train(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="train_agent.py train", description="Train an SB3 policy on a DataSelect env.")
     training.add_train_arguments(parser)
     try:
-        path = training.train(parser.parse_args(argv))
+        path = training.train(from_namespace(training.TrainArgs, parser.parse_args(argv)))
     except ValueError as err:
         print(f"train_agent.py train: error: {err}", file=sys.stderr)
         return 2
@@ -115,13 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     if ns.command == "report":
         return report_dir(ns.dir)
-    if ns.command == "suite":
-        return suite(ns)
-    try:
-        args = from_namespace(BenchArgs, ns)
+    try:  # the flags of bench; of suite, those that are not the suite's (RUN_FLAGS), one deadline for all scenarios
+        args = from_namespace(BenchArgs, argparse.Namespace(**{f: getattr(ns, f) for f in RUN_FLAGS})
+                              if ns.command == "suite" else ns)
     except ValueError as err:
-        print(f"train_agent.py bench: error: {err}", file=sys.stderr)
+        print(f"train_agent.py {ns.command}: error: {err}", file=sys.stderr)
         return 2
+    if ns.command == "suite":
+        return suite(ns.name, args, scenarios=ns.scenarios, out=ns.out, **{k: getattr(ns, k) for k in SUITE_OVERRIDES})
     return bench(args)
 
 

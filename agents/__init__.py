@@ -92,6 +92,20 @@ def load_class(spec: str) -> type:
     return cls
 
 
+def is_privileged(spec: str) -> bool:
+    """Whether the agent of ``spec`` reads the env's ground truth (``env.corrupted``, ``env.clean_labels``):
+    its class sets ``privileged = True``, as the oracles do (:class:`Agent` sets False). Such an agent is
+    a bound on what selection can gain, never ranked with the controllers.
+
+    :param spec: an agent spec, as :func:`load_class` takes it. One that does not load (an agent since
+        renamed or removed, a label such as ``full@0.2``) is not privileged.
+    """
+    try:
+        return bool(getattr(load_class(spec), "privileged", False))
+    except (ValueError, ImportError):
+        return False
+
+
 def __getattr__(name: str) -> type:
     """Lazy access to registered classes by class name (``agents.UCB``, ``agents.SB3Agent``)."""
     for spec in REGISTRY.values():
@@ -126,5 +140,5 @@ def _installed(module: str) -> bool:
         return False
 
 
-__all__ = ["Agent", "play_episode", "REGISTRY", "available", "make", "load", "load_class", "keep_count", "random_mask",
-           "top_k_mask"]
+__all__ = ["Agent", "play_episode", "REGISTRY", "available", "make", "load", "load_class", "is_privileged", "keep_count",
+           "random_mask", "top_k_mask"]

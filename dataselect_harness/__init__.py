@@ -13,7 +13,11 @@ Benchmarking controllers, one module per job, in the order a bench runs:
   tables ``summary.csv`` / ``summary.md``; :mod:`.plots`: the figures;
 - :mod:`.bootstrap`: the statistics of the cross-scenario ranking (Agarwal et al. 2021), and
   :mod:`.leaderboard`: its tables (markdown, CSV) and the headroom of privileged oracles;
-- :mod:`.suites`: named lists of scenarios (``train_agent.py suite NAME``) and their leaderboard.
+- :mod:`.suites`: named lists of scenarios (``train_agent.py suite NAME``), data only, and
+  :mod:`.ranking`: a suite's results as the leaderboard's entries, baselines and headroom.
+
+No module of the package imports another in a circle, function-level imports included
+(``tests/test_layout.py`` checks).
 
 Training policies (``train_agent.py train``, needs Stable-Baselines3):
 

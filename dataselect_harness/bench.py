@@ -9,17 +9,16 @@ when the output is a file) and renders the report at the end.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .options import from_namespace
+from . import suites
 from .plan import (
     DEFAULT_FRONTIER,
     BenchArgs,
@@ -27,11 +26,11 @@ from .plan import (
     bench_epochs,
     check_env,
     check_precision,
-    deadline_of,
     episode_cost,
     plan,
     registered_kwargs,
 )
+from .ranking import write_suite_leaderboard
 from .report import SUMMARY_CSV, SUMMARY_MD, report
 from .results import RESULTS, read_results, results_writer, write_plan
 
@@ -151,23 +150,34 @@ def bench(args: BenchArgs, envs_checked: bool = False) -> int:
     return TIME_LIMIT_EXIT if not_started else 0
 
 
-def suite(ns: argparse.Namespace) -> int:
+def suite(name: str, settings: BenchArgs | None = None, *, scenarios: Iterable[str] | None = None,
+          out: str | Path | None = None, agents: tuple[str, ...] | None = None, keep: tuple[float, ...] | None = None,
+          seeds: tuple[int, ...] | None = None, frontier: tuple[float, ...] | None = None) -> int:
     """``suite NAME``: validate every scenario, run each as a bench into ``DIR/<scenario>/``, then
     write the leaderboard in DIR. :return: exit code (1 when an episode failed, 130 interrupted,
-    75 when ``--time-limit`` stopped it before the end)."""
-    from . import suites
+    75 when ``--time-limit`` stopped it before the end).
+
+    :param name: a built-in suite (:data:`~.suites.SUITES`).
+    :param settings: how to run every scenario: its ``env_kwargs`` (added to each scenario's), ``agent_kwargs``,
+        ``workers``, ``threads``, ``ray``, ``gpus_per_task``, ``quiet`` and ``deadline`` (one for all
+        scenarios); the rest (env, agents, keep, seeds, epochs, frontier, out) is the suite's.
+    :param scenarios: run only these (default: all of the suite's).
+    :param out: the suite directory (default ``runs/suite-NAME``).
+    :param agents: instead of the suite's agents; ``keep``, ``seeds``: instead of the scenario's keep
+        fractions and the suite's seeds; ``frontier``: instead of :data:`~.plan.DEFAULT_FRONTIER`.
+    """
+    settings = settings or BenchArgs()
     try:
-        chosen = suites.get(ns.name)
-        scenarios = suites.select(chosen, ns.scenarios)
-        out = Path(ns.out or f"runs/suite-{chosen.name}")
-        user = from_namespace(BenchArgs, ns, deadline=deadline_of(ns.deadline))  # one deadline for all scenarios
-        runs = [(sc, replace(user, env=sc.env, agents=tuple(ns.agents or chosen.agents), keep=tuple(ns.keep or sc.keep),
-                             seeds=tuple(ns.seeds or chosen.seeds), epochs=sc.epochs, out=str(out / sc.name),
-                             frontier=DEFAULT_FRONTIER if ns.frontier is None else tuple(ns.frontier),
-                             env_kwargs={**sc.env_kwargs, **user.env_kwargs})) for sc in scenarios]
+        chosen = suites.get(name)
+        picked = suites.select(chosen, scenarios)
     except ValueError as err:
         print(f"train_agent.py suite: error: {err}", file=sys.stderr)
         return 2
+    out = Path(out or f"runs/suite-{chosen.name}")
+    runs = [(sc, replace(settings, env=sc.env, agents=tuple(agents or chosen.agents), keep=tuple(keep or sc.keep),
+                         seeds=tuple(seeds or chosen.seeds), epochs=sc.epochs, out=str(out / sc.name),
+                         frontier=DEFAULT_FRONTIER if frontier is None else tuple(frontier),
+                         env_kwargs={**sc.env_kwargs, **settings.env_kwargs})) for sc in picked]
     total = 0
     for sc, args in runs:  # every scenario checked (arguments, data) before any training
         try:
@@ -177,7 +187,7 @@ def suite(ns: argparse.Namespace) -> int:
             print(f"train_agent.py suite: error: scenario {sc.name}: {err}", file=sys.stderr)
             return 2
         total += len(episodes)
-    suites.write_manifest(out, chosen, scenarios, agents=runs[0][1].agents, seeds=runs[0][1].seeds,
+    suites.write_manifest(out, chosen, picked, agents=runs[0][1].agents, seeds=runs[0][1].seeds,
                           frontier=runs[0][1].frontier)
     print(f"suite {chosen.name}: {len(runs)} scenario(s), {total} episodes in all, into {out}", flush=True)
     codes = []
@@ -190,7 +200,7 @@ def suite(ns: argparse.Namespace) -> int:
             print(f"time limit reached in scenario {sc.name}: the leaderboard covers the episodes so far", flush=True)
             break
     try:
-        print(suites.write_suite_leaderboard(out))
+        print(write_suite_leaderboard(out))
         print(f"wrote {out}/{{leaderboard.md,leaderboard.csv,leaderboard.png}} and each scenario's report")
     except SystemExit as err:  # stopped by --time-limit before any entry could be ranked
         if TIME_LIMIT_EXIT not in codes:
@@ -201,13 +211,12 @@ def suite(ns: argparse.Namespace) -> int:
 
 def report_dir(directory: str) -> int:
     """``report DIR``: a bench directory's tables and plots, or a suite directory's (each scenario) and its leaderboard."""
-    from . import suites
     if not suites.is_suite_dir(directory):
         print(report(directory))
         return 0
     for d in suites.scenario_dirs(directory):
         print(report(d))
-    print(suites.write_suite_leaderboard(directory))
+    print(write_suite_leaderboard(directory))
     return 0
 
 

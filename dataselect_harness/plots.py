@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
+import agents
+
 from .results import is_frontier, kwargs_key, setting_of
-from .suites import is_privileged  # oracles are drawn hollow
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 KEEP_MARKERS = {0.3: "o", 0.5: "s", 0.7: "^"}  # other keeps: "D"; agents without a keep: "P"
@@ -22,7 +23,6 @@ def agent_color(agent: str, plt: Any) -> Any:
     (tab20), others by a hash of the name; the full-data runs black."""
     import zlib
 
-    import agents
     if is_frontier({"agent": agent}):
         return "black"
     names = [n for n in agents.REGISTRY if n not in ("full", "sb3")]
@@ -71,15 +71,15 @@ def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: P
     if len(x):
         ax.plot(x, y, "-x", color="black", lw=1.8, ms=7, zorder=1, label="full-data frontier (mean over seeds)")
     for s in (s for s in summary if not is_frontier(s)):
-        hollow = is_privileged(s["agent"])
+        hollow = agents.is_privileged(s["agent"])
         ax.errorbar(s["compute_mean"], s["test_acc_mean"], xerr=np.nan_to_num(s["compute_std"]),
                     yerr=np.nan_to_num(s["test_acc_std"]), fmt=keep_marker(s["keep"]), color=agent_color(s["agent"], plt),
                     mfc="none" if hollow else None, ms=7, capsize=3, ls="none")
     from matplotlib.lines import Line2D
     agents_shown = list(dict.fromkeys(s["agent"] for s in summary if not is_frontier(s)))
     handles = [Line2D([], [], color="black", marker="x", lw=1.8, label="full-data frontier (mean over seeds)")]
-    handles += [Line2D([], [], color=agent_color(a, plt), marker="o", ls="none", mfc="none" if is_privileged(a) else None,
-                       label=a + (" (privileged oracle)" if is_privileged(a) else "")) for a in agents_shown]
+    handles += [Line2D([], [], color=agent_color(a, plt), marker="o", ls="none", mfc="none" if agents.is_privileged(a) else None,
+                       label=a + (" (privileged oracle)" if agents.is_privileged(a) else "")) for a in agents_shown]
     keeps = sorted({s["keep"] for s in summary if not is_frontier(s) and s["keep"] is not None})
     handles += [Line2D([], [], color="gray", marker=keep_marker(k), ls="none", label=f"keep {k:g}") for k in keeps]
     if any(s["keep"] is None for s in summary if not is_frontier(s)):

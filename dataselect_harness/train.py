@@ -147,13 +147,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, TrainArgs)
 
 
-def train(args: argparse.Namespace | TrainArgs) -> Path:
+def train(cfg: TrainArgs) -> Path:
     """Train (or, with ``resume``, continue training), save and return the model directory.
 
-    :param args: parsed ``train`` arguments (or an :class:`TrainArgs`).
+    :param cfg: the ``train`` arguments (from the command line: :func:`~.options.from_namespace`).
     :raises ValueError: for a combination that cannot train (named in the message).
     """
-    cfg = args if isinstance(args, TrainArgs) else from_namespace(TrainArgs, args)
     check_args(cfg)
     if cfg.threads or cfg.n_envs > 1:  # the envs' processes take the cores: one thread for the policy
         th.set_num_threads(cfg.threads or 1)
@@ -429,7 +428,7 @@ def main(argv: list[str] | None = None) -> Path:
     """``python -m dataselect_harness.train ...``: parse ``argv`` and train."""
     parser = argparse.ArgumentParser(prog="python -m dataselect_harness.train", description=__doc__.split("\n\n")[0])
     add_train_arguments(parser)
-    return train(parser.parse_args(argv))
+    return train(from_namespace(TrainArgs, parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

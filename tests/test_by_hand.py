@@ -15,7 +15,7 @@ import pytest
 
 import agents
 import dataselect_env  # noqa: F401  (registers the ids)
-from dataselect_harness import suites
+from dataselect_harness import ranking, suites
 from dataselect_harness.report import summarize
 
 # (scenario, seed) -> full-data frontier points (compute, test accuracy %), and the controller's row.
@@ -59,7 +59,7 @@ def test_delta_vs_frontier_and_aggregate_iqm_match_the_hand_computation(tmp_path
         rows = [json.loads(line) for line in (tmp_path / scenario / "results.jsonl").read_text().splitlines()]
         [ucb] = [s for s in summarize(rows) if s["agent"] == "ucb"]
         assert ucb["delta_mean"] == pytest.approx((DELTA[scenario, 0] + DELTA[scenario, 1]) / 2, abs=1e-12)
-    suites.write_suite_leaderboard(tmp_path, reps=200)
+    ranking.write_suite_leaderboard(tmp_path, reps=200)
     with (tmp_path / "leaderboard.csv").open() as f:
         table = list(csv.DictReader(f))
     per_scenario = {r["scenario"]: float(r["mean"]) for r in table if r["kind"] == "scenario" and r["agent"] == "ucb k=0.5"}
@@ -145,7 +145,7 @@ def test_probability_of_improvement_pairs_each_entry_with_random_at_its_own_comp
                  row("a", seed, "random", 3.5, 52.0, 0.3), row("a", seed, "random", 5.5, 60.0, 0.5),
                  row("a", seed, "forgetting", 5.2, 55.0, 0.3), row("a", seed, "ucb", 3.4, 51.0, 0.3)]
     rows = [{**r, "id": f"{r['id']}-{r['keep']}"} for r in rows]
-    baselines = suites.leaderboard_inputs({"a": rows}).baselines
+    baselines = ranking.leaderboard_inputs({"a": rows}).baselines
     assert baselines["forgetting k=0.3"] == "random k=0.5" and baselines["ucb k=0.3"] == "random k=0.3"
     assert baselines["random k=0.3"] == "random k=0.3"  # its own: no probability of improvement over itself
 
@@ -161,7 +161,7 @@ def test_oracles_are_headroom_never_ranked(tmp_path):
                  row("a", seed, "random", 7.5, rand_acc, 0.5), row("a", seed, "oracle_clean", 7.5, oracle_acc, 0.5),
                  row("a", seed, "ucb", 7.5, ucb_acc, 0.5)]
     rows = [{**r, "id": f"{r['id']}-{r['keep']}", "spec": r["agent"]} for r in rows]
-    inputs = suites.leaderboard_inputs({"a": rows})
+    inputs = ranking.leaderboard_inputs({"a": rows})
     assert set(inputs.scores) == {"random k=0.5", "ucb k=0.5"}
     assert inputs.baselines["oracle_clean k=0.5"] == "random k=0.5"
     assert inputs.headroom == {"oracle_clean k=0.5": {"a": pytest.approx([8.0, 11.0])}}
@@ -170,7 +170,7 @@ def test_oracles_are_headroom_never_ranked(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / suites.SUITE_FILE).write_text(json.dumps({"suite": "hand", "scenarios": []}))
-    md = suites.write_suite_leaderboard(tmp_path, reps=200)
+    md = ranking.write_suite_leaderboard(tmp_path, reps=200)
     ranked, headroom = md.split("## Headroom")
     assert "oracle_clean" not in ranked and "| a | oracle_clean k=0.5 | random k=0.5 | 2 | +9.50" in headroom
     assert f"| ucb k=0.5 | {3.5 / 9.5:+.2f} |" in headroom
@@ -190,9 +190,9 @@ def test_a_policys_training_seeds_pool_into_one_entry_judged_against_the_best_ha
         rows += [row("a", seed, "full@0.5", 5.0, 60.0, 0.5), row("a", seed, "full", 10.0, 70.0, None)]
         rows += [row("a", seed, agent, 7.5, acc[seed], 0.5) for agent, acc in accuracy.items()]
     rows = [{**r, "id": f"{r['id']}-{r['keep']}", "spec": r["agent"]} for r in rows]
-    inputs = suites.leaderboard_inputs({"a": rows})
+    inputs = ranking.leaderboard_inputs({"a": rows})
     pool = "sb3:m/pol-s* k=0.5"
-    assert suites.pooled_name("sb3:m/pol-s1 k=0.5") == pool and suites.pooled_name("ucb k=0.5") is None
+    assert ranking.pooled_name("sb3:m/pol-s1 k=0.5") == pool and ranking.pooled_name("ucb k=0.5") is None
     assert sorted(inputs.scores[pool]["a"]) == pytest.approx([-1.0, 2.0, 3.0, 5.0])
     assert set(inputs.learned) == {pool, "sb3:m/pol-s0 k=0.5", "sb3:m/pol-s1 k=0.5"}
     assert inputs.baselines[pool] == "random k=0.5"
@@ -201,7 +201,7 @@ def test_a_policys_training_seeds_pool_into_one_entry_judged_against_the_best_ha
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / suites.SUITE_FILE).write_text(json.dumps({"suite": "hand", "scenarios": []}))
-    md = suites.write_suite_leaderboard(tmp_path, reps=200)
+    md = ranking.write_suite_leaderboard(tmp_path, reps=200)
     section = md.split("## Learned controllers against the best hand-written entry")[1].split("## Headroom")[0]
     assert "`ucb k=0.5` (the hand-written entry with the highest aggregate IQM, +0.00)" in section
     assert f"| {pool} | 4 | +2.50 | +0.00 | +2.50 [" in section

@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 
 import train_agent  # noqa: E402
 from dataselect_env.config import EnvConfig  # noqa: E402
-from dataselect_harness import report, results, suites  # noqa: E402
+from dataselect_harness import ranking, report, results, suites  # noqa: E402
 from dataselect_harness.plan import BenchArgs, plan  # noqa: E402
 
 SMOKE = suites.SUITES["smoke"]
@@ -67,7 +67,7 @@ def test_smoke_suite_writes_every_file(suite_dir):
 def test_leaderboard_inputs_are_the_summaries_delta_and_speedup(suite_dir):
     with open(suite_dir / "leaderboard.csv") as f:
         board = {(r["agent"], r["scenario"]): r for r in csv.DictReader(f) if r["kind"] == "scenario"}
-    inputs = suites.leaderboard_inputs({sc.name: results.read_results(suite_dir / sc.name) for sc in SMOKE.scenarios})
+    inputs = ranking.leaderboard_inputs({sc.name: results.read_results(suite_dir / sc.name) for sc in SMOKE.scenarios})
     assert inputs.baselines == {"ucb k=0.5": "random k=0.5", "infobatch": "random k=0.5",
                                 "random k=0.5": "random k=0.5"}
     checked = 0
@@ -91,7 +91,7 @@ def test_leaderboard_inputs_are_the_summaries_delta_and_speedup(suite_dir):
 def test_a_scenario_with_only_full_data_runs_is_noted_not_ranked(suite_dir):
     rows = results.read_results(suite_dir / SMOKE.scenarios[0].name)
     frontier = [r for r in rows if r["agent"].startswith("full")]
-    inputs = suites.leaderboard_inputs({"ranked": rows, "started": frontier})
+    inputs = ranking.leaderboard_inputs({"ranked": rows, "started": frontier})
     assert all("started" not in per for per in inputs.scores.values())
     assert f"started: {len(frontier)} episode(s), none ranked yet (only full-data runs so far" in inputs.notes[0]
     assert not any(n.startswith("ranked:") for n in inputs.notes)
@@ -183,5 +183,5 @@ def test_a_share_of_the_headroom_needs_a_headroom_known_to_be_positive():
               "rule k=0.5": {"clean": [1.0, 1.1, 0.9], "noisy": [5.0, 5.5, 4.5]}}
     baselines = {"random k=0.5": "random k=0.5", "rule k=0.5": "random k=0.5", "oracle k=0.5": "random k=0.5"}
     headroom = {"oracle k=0.5": {"clean": [0.2, -0.3, 0.25], "noisy": [9.0, 10.0, 11.0]}}  # clean: 0 within its CI
-    shares = suites.headroom_shares(scores, baselines, headroom)
+    shares = ranking.headroom_shares(scores, baselines, headroom)
     assert math.isnan(shares["rule k=0.5"].get("clean", math.nan)) and shares["rule k=0.5"]["noisy"] == pytest.approx(0.5)

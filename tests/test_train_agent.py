@@ -390,10 +390,19 @@ def test_main_job_defaults_pick_the_net_for_the_machine(monkeypatch):
 
 
 def test_train_subcommand_delegates_or_says_what_is_missing(monkeypatch, capsys, tmp_path):
+    import dataclasses
+
     import dataselect_harness as harness
+    from dataselect_harness.options import add_options, option
+
+    @dataclasses.dataclass
+    class FakeArgs:
+        timesteps: int | None = option(None, "env steps", type=int)
+
     fake = types.ModuleType("dataselect_harness.train")
-    fake.add_train_arguments = lambda parser: parser.add_argument("--timesteps", type=int)
-    fake.train = lambda args: tmp_path / f"model-{args.timesteps}"
+    fake.TrainArgs = FakeArgs
+    fake.add_train_arguments = lambda parser: add_options(parser, FakeArgs)
+    fake.train = lambda cfg: tmp_path / f"model-{cfg.timesteps}"
     monkeypatch.setitem(sys.modules, "dataselect_harness.train", fake)
     monkeypatch.setattr(harness, "train", fake, raising=False)
     assert train_agent.main(["train", "--timesteps", "7"]) == 0
