@@ -1,6 +1,6 @@
 """Benchmark data-selection controllers on a DataSelect env: the project's main job.
 
-    python train_agent.py                     # default controllers on DataSelect/CIFAR10-v1
+    python train_agent.py                     # the main job: `suite quick` on a CPU, the default bench on CUDA
     python train_agent.py bench --env DataSelect/Synthetic-v0 --agents full,random,ucb \\
         --keep 0.3,0.5 --seeds 0,1,2 --epochs 10 --out runs/synthetic
     python train_agent.py report runs/synthetic   # re-render the tables and plots (also of a partial run)
@@ -105,9 +105,34 @@ def train(argv: list[str]) -> int:
     return 0
 
 
+FULL_BENCHMARK = "python train_agent.py suite cpu --out runs/suite-cpu --workers 2"
+
+
+def main_job() -> int:
+    """No arguments: on a machine without CUDA, the ``quick`` suite (small CIFAR-10 scenarios, about ten
+    minutes on 2 CPU cores), its leaderboard and what it found, then the full benchmark's command; on
+    CUDA, ``bench`` with the defaults (the full benchmark)."""
+    import os
+
+    import torch
+    if torch.cuda.is_available():
+        return bench(from_namespace(BenchArgs, build_parser().parse_args(["bench"])))
+    out = "runs/suite-quick"
+    print("no CUDA: the quick benchmark (the `quick` suite, one seed); on a GPU this command runs the full one")
+    code = suite("quick", BenchArgs(workers=max(1, min(os.cpu_count() or 1, 8))), out=out)
+    if code in (0, TIME_LIMIT_EXIT):
+        from dataselect_harness.ranking import findings
+        print(f"\nWhat the quick benchmark found ({out}/leaderboard.md; one seed, so no interval yet):\n"
+              f"{findings(out)}\n\nThe full benchmark (4 scenarios x 3 seeds, 2 keeps; hours on a CPU):\n  "
+              f"{FULL_BENCHMARK}")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; no arguments = ``bench`` with the defaults (the main job)."""
+    """Entry point; no arguments = the main job (:func:`main_job`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        return main_job()
     if argv[:1] == ["train"]:
         return train(argv[1:])
     if not argv or argv[0] not in ("bench", "report", "suite", "train", "-h", "--help"):

@@ -22,13 +22,16 @@ from . import suites
 from .plan import (
     DEFAULT_FRONTIER,
     BenchArgs,
+    EnvShape,
     Episode,
     bench_epochs,
     check_env,
     check_precision,
     episode_cost,
+    expected_seconds,
     plan,
     registered_kwargs,
+    seconds_per_sample,
 )
 from .ranking import write_suite_leaderboard
 from .report import SUMMARY_CSV, SUMMARY_MD, report
@@ -72,14 +75,43 @@ def precision_of(args: BenchArgs) -> str:
     return f"{resolve_precision(kwargs.get('precision', 'auto'), device)} on {device.type}"
 
 
-def check_envs(episodes: list[Episode]) -> None:
-    """Build each distinct env of the matrix once (data loaded, arguments validated) before any episode."""
-    seen = set()
+def check_envs(episodes: list[Episode]) -> dict[str, EnvShape]:
+    """Build each distinct env of the matrix once (data loaded, arguments validated) before any episode.
+
+    :return: each episode's env shape, by episode id (for :func:`expected_minutes`).
+    """
+    shapes: dict[str, EnvShape] = {}
+    by_key: dict[str, EnvShape] = {}
     for ep in episodes:
         key = json.dumps([ep.env, {k: v for k, v in ep.env_kwargs.items() if k != "epochs"}], sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            check_env(ep.env, ep.env_kwargs)
+        if key not in by_key:
+            by_key[key] = check_env(ep.env, ep.env_kwargs)
+        shapes[ep.id] = by_key[key]
+    return shapes
+
+
+def expected_minutes(episodes: list[Episode], shapes: dict[str, EnvShape], args: BenchArgs) -> float:
+    """Wall-clock minutes ``episodes`` are expected to take on this machine, before any of them runs:
+    their passes (:func:`~.plan.expected_seconds`) at the step rate of each net measured here now
+    (:func:`~.plan.seconds_per_sample`, in the torch threads an episode gets), spread over the workers."""
+    import torch
+
+    from dataselect_env.hardware import resolve_precision
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads or (1 if args.workers > 1 or args.ray is not None else threads))
+    try:
+        rates: dict[EnvShape, float] = {}
+        total = 0.0
+        for ep in episodes:
+            shape = shapes[ep.id]
+            if shape not in rates:
+                precision = resolve_precision(ep.env_kwargs.get("precision", "auto"), torch.device(shape.device))
+                rates[shape] = seconds_per_sample(shape, precision)
+            total += expected_seconds(ep, shape, rates[shape])
+    finally:
+        torch.set_num_threads(threads)
+    parallel = 1 if args.ray is not None else max(1, min(args.workers, len(episodes)))
+    return total / parallel / 60
 
 
 def not_yet_run(episodes: list[Episode], out: Path, args: BenchArgs) -> list[Episode]:
@@ -96,10 +128,11 @@ def not_yet_run(episodes: list[Episode], out: Path, args: BenchArgs) -> list[Epi
     return todo
 
 
-def bench(args: BenchArgs, envs_checked: bool = False) -> int:
+def bench(args: BenchArgs, envs_checked: dict[str, EnvShape] | None = None) -> int:
     """Validate, run the missing episodes of the matrix into ``args.out``, then report. :return: exit code.
 
-    :param envs_checked: the caller (``suite``) has already built each env of the matrix once.
+    :param envs_checked: the caller (``suite``) has already built each env of the matrix once: their
+        shapes by episode id (from :func:`check_envs`).
     """
     from tqdm.auto import tqdm
 
@@ -109,14 +142,14 @@ def bench(args: BenchArgs, envs_checked: bool = False) -> int:
         episodes = plan(args)
         out = Path(args.out or default_out(args))
         todo = not_yet_run(episodes, out, args)
-        if not envs_checked:
-            check_envs(todo)
+        shapes = envs_checked if isinstance(envs_checked, dict) else check_envs(todo)
     except ValueError as err:
         print(f"train_agent.py bench: error: {err}", file=sys.stderr)
         return 2
+    expected = f"; expected about {expected_minutes(todo, shapes, args):.0f} min here" if todo else ""
     print(f"{len(episodes)} episodes in the matrix, {len(episodes) - len(todo)} already in {out / RESULTS}, "
           f"running {len(todo)} ({'Ray' if args.ray is not None else f'{args.workers} worker(s)'}, "
-          f"{precision_of(args)}); a time estimate follows the first finished episode", flush=True)
+          f"{precision_of(args)}){expected}", flush=True)
     write_plan(out, [ep.id for ep in episodes])  # so that a report of a partial run can say so
     commit, start = git_commit(), time.perf_counter()
     bar = tqdm(total=len(episodes), initial=len(episodes) - len(todo), desc="bench", position=0,
@@ -176,24 +209,27 @@ def suite(name: str, settings: BenchArgs | None = None, *, scenarios: Iterable[s
     out = Path(out or f"runs/suite-{chosen.name}")
     runs = [(sc, replace(settings, env=sc.env, agents=tuple(agents or chosen.agents), keep=tuple(keep or sc.keep),
                          seeds=tuple(seeds or chosen.seeds), epochs=sc.epochs, out=str(out / sc.name),
-                         frontier=DEFAULT_FRONTIER if frontier is None else tuple(frontier),
+                         frontier=tuple(frontier or chosen.frontier or DEFAULT_FRONTIER),
                          env_kwargs={**sc.env_kwargs, **settings.env_kwargs})) for sc in picked]
-    total = 0
+    total, minutes, shapes = 0, 0.0, []
     for sc, args in runs:  # every scenario checked (arguments, data) before any training
         try:
             episodes = plan(args)
-            check_envs(not_yet_run(episodes, Path(args.out), args))
+            todo = not_yet_run(episodes, Path(args.out), args)
+            shapes.append(check_envs(todo))
         except ValueError as err:
             print(f"train_agent.py suite: error: scenario {sc.name}: {err}", file=sys.stderr)
             return 2
         total += len(episodes)
+        minutes += expected_minutes(todo, shapes[-1], args) if todo else 0.0
     suites.write_manifest(out, chosen, picked, agents=runs[0][1].agents, seeds=runs[0][1].seeds,
                           frontier=runs[0][1].frontier)
-    print(f"suite {chosen.name}: {len(runs)} scenario(s), {total} episodes in all, into {out}", flush=True)
+    print(f"suite {chosen.name}: {len(runs)} scenario(s), {total} episodes in all, into {out}; expected about "
+          f"{minutes:.0f} min on this machine (measured step rate; each scenario's own estimate follows)", flush=True)
     codes = []
-    for i, (sc, args) in enumerate(runs, 1):
+    for i, ((sc, args), checked) in enumerate(zip(runs, shapes), 1):
         print(f"\n== scenario {i}/{len(runs)}: {sc.name} ({sc.about}) -> {args.out}", flush=True)
-        codes.append(bench(args, envs_checked=True))
+        codes.append(bench(args, envs_checked=checked))
         if codes[-1] in (2, 130):
             return codes[-1]
         if codes[-1] == TIME_LIMIT_EXIT:

@@ -24,7 +24,7 @@ from .options import csv_of, option
 from .results import NOT_IN_ID
 
 DEFAULT_ENV = "DataSelect/CIFAR10-v1"
-DEFAULT_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "infobatch", "el2n", "forgetting")
+DEFAULT_AGENTS = ("full", "random", "auto", "epsilon_greedy", "ucb", "infobatch", "el2n", "forgetting")
 DEFAULT_FRONTIER = (0.2, 0.3, 0.5, 0.75, 1.0)  # fractions f of E at which `full` also runs (E' = round(f E))
 MAX_FRONTIER = 4.0  # largest frontier fraction: up to 4x the bench's epochs
 RESERVED_ENV_KWARGS = {"action_mode": "it is set per agent from the agent's action_mode attribute"}
@@ -271,8 +271,8 @@ def frontier_points(keeps: Iterable[float], grid: Iterable[float], epochs: int) 
     return {f: e for e, f in sorted(by_epochs.items()) if e >= 1}
 
 
-def check_env(env_id: str, env_kwargs: dict[str, Any]) -> None:
-    """Build the env once (data loaded, every argument validated) and close it.
+def check_env(env_id: str, env_kwargs: dict[str, Any]) -> EnvShape:
+    """Build the env once (data loaded, every argument validated), close it, and return its shape.
 
     :raises ValueError: for any bad argument value or missing/damaged data, with the env's own message
         prefixed by what the user typed.
@@ -281,9 +281,70 @@ def check_env(env_id: str, env_kwargs: dict[str, Any]) -> None:
 
     import dataselect_env  # noqa: F401
     try:
-        gym.make(env_id, **env_kwargs).close()
+        env = gym.make(env_id, **env_kwargs)
     except (TypeError, ValueError, FileNotFoundError, OSError) as err:
         raise ValueError(f"--env {env_id} with --env-kwargs {_shown(env_kwargs)}: {err}") from err
+    base = env.unwrapped
+    splits = base.splits
+    shape = EnvShape(int(base.n), len(splits.y_val), len(splits.y_test), base.model_name, splits.num_classes,
+                     tuple(splits.input_shape), str(base.device))
+    env.close()
+    return shape
+
+
+@dataclass(frozen=True)
+class EnvShape:
+    """What an env's episodes cost depends on: its split sizes, its net and its input."""
+
+    n_train: int
+    n_val: int
+    n_test: int
+    model: str
+    num_classes: int
+    input_shape: tuple[int, ...]  # one sample's shape as the net takes it (Splits.input_shape)
+    device: str
+
+
+FORWARD_SHARE = 1 / 3  # a forward-only pass costs about a third of a training pass (forward + backward)
+
+
+def expected_seconds(ep: Episode, shape: EnvShape, seconds_per_sample: float) -> float:
+    """What ``ep`` is expected to take: its training passes (:func:`episode_cost` x N) plus a validation
+    pass an epoch and one test pass, forward-only passes at :data:`FORWARD_SHARE` of a training one."""
+    epochs = ep.env_kwargs.get("epochs", ep.bench_epochs)
+    passes = episode_cost(ep) * shape.n_train + FORWARD_SHARE * (epochs * shape.n_val + shape.n_test)
+    return passes * seconds_per_sample
+
+
+def seconds_per_sample(shape: EnvShape, precision: str = "fp32", batch: int = 256, steps: int = 3) -> float:
+    """Seconds one training sample takes on this machine: ``steps`` timed SGD steps of the env's net
+    on a random batch, after one warm-up step, in the calling process's torch threads."""
+
+    import torch
+
+    from dataselect_env.models import make_model
+    device = torch.device(shape.device)
+    model = make_model(shape.model, shape.num_classes, shape.input_shape).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.randn(batch, *shape.input_shape, device=device)
+    y = torch.randint(0, shape.num_classes, (batch,), device=device)
+    dtype = torch.bfloat16 if precision == "bf16" else None
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / (steps * batch)
 
 
 def check_precision(episodes: Iterable[Episode], rows: list[dict[str, Any]], out: str | Path) -> None:

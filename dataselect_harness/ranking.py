@@ -194,3 +194,26 @@ def write_suite_leaderboard(directory: str | Path, reps: int = 2000) -> str:
     return write_leaderboard(directory, inputs.scores, inputs.baselines, reps=reps, speedups=inputs.speedups,
                              notes=inputs.notes, headroom=inputs.headroom, shares=inputs.shares,
                              learned=inputs.learned)
+
+
+def findings(directory: str | Path) -> str:
+    """A plain sentence per scenario of a suite directory: the entry with the highest mean Δ vs the
+    frontier and its gain over ``random`` at the same keep (mean over seeds, in points at equal compute).
+
+    :raises SystemExit: as :func:`write_suite_leaderboard`, when nothing can be ranked.
+    """
+    dirs = scenario_dirs(Path(directory))
+    inputs = leaderboard_inputs({d.name: read_results(d) for d in dirs})
+    lines = []
+    for scen in sorted({s for per in inputs.scores.values() for s in per}, key=[d.name for d in dirs].index):
+        means = {name: float(np.mean(per[scen])) for name, per in inputs.scores.items() if scen in per}
+        best = max(means, key=means.get)
+        base = inputs.baselines.get(best, best)
+        n = len(inputs.scores[best][scen])
+        if best == base or base not in means:
+            lines.append(f"- {scen}: nothing beat `{best}` (mean Δ {means[best]:+.2f} points vs full-data training "
+                         f"at equal compute, n = {n})")
+        else:
+            lines.append(f"- {scen}: `{best}` led, {means[best] - means[base]:+.2f} points over `{base}` "
+                         f"(mean Δ {means[best]:+.2f} vs full-data training at equal compute, n = {n})")
+    return "\n".join(lines)

@@ -58,6 +58,7 @@ class Suite:
     scenarios: tuple[Scenario, ...]
     agents: tuple[str, ...]  # default --agents (full and the frontier always run)
     seeds: tuple[int, ...] = (0, 1, 2)  # default --seeds
+    frontier: tuple[float, ...] | None = None  # default --frontier (None: plan.DEFAULT_FRONTIER)
 
 
 _CPU_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "loss_proportional", "infobatch", "forgetting", "el2n",
@@ -66,6 +67,7 @@ _CPU_AGENTS = ("full", "random", "epsilon_greedy", "ucb", "loss_proportional", "
 # in bf16 on CPUs with native bf16 and in fp32 elsewhere, and one suite directory never mixes the two.
 _CPU = {"val_size": 1000, "precision": "fp32"}
 _SMALL = {"model": "small", **_CPU}
+_QUICK = {"model": "small", "val_size": 500, "precision": "fp32"}  # a smaller val split: a tenth of a short epoch saved
 
 SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("smoke", "Synthetic-v0 variants, 3 epochs: the harness end to end in well under 2 minutes (tests)", (
@@ -76,6 +78,16 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
         Scenario("synthetic-n500", "DataSelect/Synthetic-v0", {"synthetic": {"n_train": 1000}}, 3, (0.5,),
                  "500 training samples (1,000 before the validation split), 20% label noise"),
     ), agents=("full", "random", "ucb", "infobatch"), seeds=(0, 1)),
+    Suite("quick", "the main job on a CPU: small CIFAR-10 scenarios, clean, noisy and long-tailed, one seed, "
+                   "about ten minutes on 2 cores", (
+        Scenario("quick-clean-2k-e15", "DataSelect/CIFAR10-v0", {**_QUICK, "train_subset": 2000}, 15, (0.5,),
+                 "2,000 clean samples, 15 epochs: nothing to gain, little to lose"),
+        Scenario("quick-noisy40-2k-e30", "DataSelect/CIFAR10Noisy40Proxy-v0",
+                 {**_QUICK, "train_subset": 2000, "label_smoothing": 0.0, "weight_decay": 5e-5}, 30, (0.5,),
+                 "2,000 samples, 40% symmetric label noise, 30 epochs, no label smoothing: memorises"),
+        Scenario("quick-lt100-2k-e15", "DataSelect/CIFAR10LT100-v0", {**_QUICK, "train_subset": 8000}, 15, (0.5,),
+                 "long tail, imbalance 100 of an 8,000 subset (800 down to 8 per class, 1,986 samples), 15 epochs"),
+    ), agents=("full", "random", "class_balanced", "small_loss", "auto"), seeds=(0,), frontier=(0.3, 0.5, 1.0)),
     Suite("cpu", "the small net on CIFAR-10: short and long regimes, label noise, long tail (CPU-sized)", (
         Scenario("cifar10-45k-e10", "DataSelect/CIFAR10-v0", {**_SMALL, "train_subset": 45000}, 10, (0.3, 0.5),
                  "45,000 samples, 10 epochs: the short regime"),
