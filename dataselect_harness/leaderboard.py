@@ -1,10 +1,13 @@
 """Leaderboard of data-selection controllers: Δ vs the full-data frontier, with honest intervals.
 
 Statistics follow Agarwal et al. 2021, "Deep Reinforcement Learning at the Edge of the
-Statistical Precipice" (NeurIPS): per-scenario means with percentile-bootstrap 95% CIs over
-seeds, and across scenarios the mean, the interquartile mean (IQM) and the average probability
-of improvement over a baseline, each with a *stratified* bootstrap CI (seeds resampled within
-each scenario, the set of scenarios kept fixed).
+Statistical Precipice" (NeurIPS): per-scenario means, and across scenarios the mean, the
+interquartile mean (IQM) and the average probability of improvement over a baseline. Their 95% CIs
+are those of :mod:`.bootstrap`: Student-t over a scenario's seeds; for the aggregate IQM and an
+IQM difference, a *stratified* bootstrap's standard error (seeds resampled within a scenario, the
+set of scenarios kept fixed; a difference paired by seed) with a Welch-Satterthwaite t quantile;
+the header of ``leaderboard.md`` states each method's coverage as measured by
+``benchmarks/interval_coverage.py`` (:func:`coverage_lines`).
 
 Input everywhere is a plain mapping ``scores[agent][scenario] -> 1-D array of per-seed values``
 (Δ vs the full-data frontier in percentage points, see :mod:`dataselect_env.frontier`).
@@ -56,6 +59,17 @@ from .bootstrap import (  # noqa: F401  (re-exported: the leaderboard's statisti
 )
 from .plots import leaderboard_figure
 
+#: The committed coverage simulation the header quotes (``benchmarks/interval_coverage.py``).
+COVERAGE_CSV = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "interval_coverage" / "coverage.csv"
+#: Interval kind in ``coverage.csv`` -> how the leaderboard computes it.
+INTERVALS = {
+    "scenario_mean": "a scenario's mean Δ: Student-t over its seeds",
+    "aggregate_iqm": ("the aggregate IQM: IQM ± t(0.975, ν) SE, SE from a stratified bootstrap (seeds resampled "
+                      "within one scenario at a time, variance x n/(n-1)), ν by Welch-Satterthwaite"),
+    "iqm_difference": ("an IQM difference: the same, X's and Y's runs of a seed resampled together (paired: "
+                       "every entry shares a seed's data, initial weights and split)"),
+}
+
 CSV_COLUMNS = ("kind", "agent", "scenario", "n", "n_scenarios", "mean", "mean_ci_low",
                "mean_ci_high", "iqm", "iqm_ci_low", "iqm_ci_high", "poi", "poi_ci_low",
                "poi_ci_high", "poi_scenarios", "poi_baseline", "speedup_median", "speedup_outside",
@@ -87,6 +101,39 @@ def _fmt_speedup(stats: tuple[float, int, int] | None) -> str:
     return cell + (f" ({', '.join(other)})" if other else "")
 
 
+def coverage_lines(path: Path = COVERAGE_CSV) -> list[str]:
+    """The header's account of the intervals: each kind's method (:data:`INTERVALS`) and the coverage
+    ``benchmarks/interval_coverage.py`` measured for it, per n the lowest over the seed distributions and
+    shapes simulated for a claim (and over its stress cases, said apart), read from its committed
+    ``coverage.csv`` (or said to be missing).
+
+    :param path: the simulation's CSV.
+    :return: markdown lines (a paragraph and a list, blank lines around them).
+    """
+    rows = []
+    if path.exists():
+        with path.open() as f:
+            rows = [r for r in csv.DictReader(f) if r["method"] == "t"]
+
+    def lowest(kind: str, role: str) -> str:
+        cov: dict[int, float] = {}
+        for r in rows:
+            if r["kind"] == kind and r["role"] == role:
+                cov[int(r["n"])] = min(cov.get(int(r["n"]), 1.0), float(r["coverage"]))
+        return ", ".join(f"{c:.2f} at n = {n}" for n, c in sorted(cov.items()))
+
+    lines = ["", ("95% CIs, each with the coverage a nominal 95% interval of its kind reached in simulation "
+                  "(n seeds a scenario, 4 scenarios for an aggregate; per n the lowest over the seed distributions "
+                  "and suite shapes simulated; `benchmarks/results/interval_coverage/coverage.md`):")]
+    for kind, method in INTERVALS.items():
+        claim, stress = lowest(kind, "claim"), lowest(kind, "stress")
+        lines.append(f"- {method}; coverage {claim or 'not measured in this checkout (run `benchmarks/interval_coverage.py`)'}"
+                     + (f" (stress case, seeds as skewed as a lognormal with sigma 1: {stress})" if stress else "") + ".")
+    lines += ["- the aggregate mean: Welch-Satterthwaite t; P(improvement): percentile stratified bootstrap "
+              "(coverage of these two not simulated: no claim here rests on them).", ""]
+    return lines
+
+
 def _markdown(per_scen: list[ScenarioStats], agg: list[AggregateStats], baseline: str | Mapping[str, str],
               speedups: dict[tuple[str, str], tuple[float, int, int]] | None = None,
               notes: Sequence[str] = ()) -> str:
@@ -95,10 +142,9 @@ def _markdown(per_scen: list[ScenarioStats], agg: list[AggregateStats], baseline
              ("Δ = test accuracy of the run minus the accuracy full-data training reaches at "
               "the same compute (linear interpolation of the full-data frontier), in "
               "percentage points; Δ > 0 beats full-data training at equal compute."),
-             ("95% CIs are percentile bootstrap over seeds; aggregate CIs are stratified over "
-              "scenarios (seeds resampled within each scenario); IQM = interquartile mean; "
-              "P(improvement) = P(X > Y) averaged over shared scenarios "
+             ("IQM = interquartile mean; P(improvement) = P(X > Y) averaged over shared scenarios "
               "(Agarwal et al. 2021, \"Deep RL at the Edge of the Statistical Precipice\")."),
+             *coverage_lines(),
              ("Every table lists the agents in one order: the aggregate IQM of Δ, descending (so a "
               "scenario table is not sorted by its own means)."),
              ""]
@@ -120,8 +166,8 @@ def _markdown(per_scen: list[ScenarioStats], agg: list[AggregateStats], baseline
     few = sorted({r.scenario for r in per_scen if 1 < r.n < 3})
     if few:
         lines[-1:-1] = [f"Caveat: {', '.join(few)} {'has' if len(few) == 1 else 'have'} fewer than 3 seeds; a 95% "
-                        "bootstrap CI from 2 seeds is the range of their resamples, not a confidence interval to "
-                        "trust.", ""]
+                        "Student-t interval from 2 seeds rests on one degree of freedom (t = 12.7) and on the seeds "
+                        "being near normal, which 2 seeds cannot show; the coverage simulation starts at 3.", ""]
     lines += [
               ("| agent | scenarios | mean Δ [95% CI] | IQM Δ [95% CI] | "
                + ("P(improvement over baseline) [95% CI] | baseline |" if per_agent
@@ -174,7 +220,8 @@ def _write_csv(path: Path, per_scen: list[ScenarioStats], agg: list[AggregateSta
 def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Mapping[str, str] = "random", *,
                       reps: int = 2000, seed: int = 0, speedups: Scores | None = None,
                       notes: Sequence[str] = (), headroom: Scores | None = None,
-                      shares: Mapping[str, Mapping[str, float]] | None = None, learned: Sequence[str] = ()) -> str:
+                      shares: Mapping[str, Mapping[str, float]] | None = None, learned: Sequence[str] = (),
+                      seeds: Mapping[str, Mapping[str, Sequence[int]]] | None = None) -> str:
     """Write ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.png`` into ``directory``.
 
     The markdown has one table per scenario (agent, n, mean Δ, 95% CI) and the aggregate table
@@ -199,6 +246,8 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
         in the same section.
     :param learned: entries that are learned controllers: a section gives each one's IQM minus the
         best hand-written entry's, with the CI of the difference (:func:`learned_markdown`).
+    :param seeds: ``seeds[agent][scenario]``: the seed of each value in ``scores``, to pair that
+        difference by seed.
     :return: the markdown written to ``leaderboard.md``.
     """
     out = Path(directory)
@@ -210,7 +259,7 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
     sp = None if speedups is None else {(str(a), str(sc)): speedup_stats(v) for a, per in speedups.items()
                                         for sc, v in per.items()}
     md = _markdown(per_scen, agg, baseline, sp, notes)
-    md += learned_markdown(scores, agg, learned, reps=reps, seed=seed)
+    md += learned_markdown(scores, agg, learned, reps=reps, seed=seed, seeds=seeds)
     if headroom:
         md += headroom_markdown(headroom, baseline, reps=reps, seed=seed, shares=shares or {})
     if not leaderboard_figure(out / "leaderboard.png", per_scen, agg):
@@ -221,14 +270,16 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
 
 
 def learned_markdown(scores: Scores, agg: Sequence[AggregateStats], learned: Sequence[str], reps: int = 2000,
-                     seed: int = 0) -> str:
+                     seed: int = 0, seeds: Mapping[str, Mapping[str, Sequence[int]]] | None = None) -> str:
     """The section that judges learned controllers: each one's aggregate IQM minus that of the best
-    hand-written entry (the highest IQM among the entries not in ``learned``), with the stratified
-    bootstrap CI of that difference over the scenarios both have.
+    hand-written entry (the highest IQM among the entries not in ``learned``), with the 95% CI of that
+    difference over the scenarios both have, paired by seed (:func:`iqm_difference`).
 
     :param scores: ``scores[agent][scenario] -> per-seed Δ`` (the ranked entries).
     :param agg: their aggregate rows (:func:`aggregate_table`), for the best hand-written entry.
     :param learned: the entries that are learned controllers (pooled training seeds included).
+    :param seeds: ``seeds[agent][scenario]``: the seed of each value in ``scores``; without it, values
+        pair by position where both entries have as many.
     """
     wanted = set(learned)
     learned = [a.agent for a in agg if a.agent in wanted]
@@ -238,15 +289,17 @@ def learned_markdown(scores: Scores, agg: Sequence[AggregateStats], learned: Seq
     best = max(others, key=lambda a: (a.iqm, a.agent))
     lines = ["", "## Learned controllers against the best hand-written entry", "",
              f"IQM of Δ minus that of `{best.agent}` (the hand-written entry with the highest aggregate IQM, "
-             f"{_fmt(best.iqm)}), over the scenarios both have; 95% CI of the difference by stratified bootstrap "
-             "(each entry's runs resampled within each scenario). A pooled entry (`-s*`) holds every training "
-             "seed's runs (n = training seeds x evaluation seeds).", "",
+             f"{_fmt(best.iqm)}), over the scenarios both have; 95% CI of the difference paired by seed (the "
+             "runs of both entries on one evaluation seed resampled together, within each scenario; see the "
+             "header). A pooled entry (`-s*`) holds every training seed's runs (n = training seeds x evaluation "
+             "seeds).", "",
              "| learned entry | runs | IQM Δ | best hand-written's IQM on the same scenarios | "
              "difference [95% CI] | scenarios |", "|---|---:|---:|---:|---|---:|"]
     by_name = {a.agent: a for a in agg}
     for name in learned:
         diff, ci, k, there = iqm_difference(scores[name], scores[best.agent], reps=reps, seed=seed,
-                                            names=(name, best.agent))
+                                            names=(name, best.agent), x_seeds=(seeds or {}).get(name),
+                                            y_seeds=(seeds or {}).get(best.agent))
         lines.append(f"| {name} | {by_name[name].n_runs} | {_fmt(by_name[name].iqm)} | {_fmt(there)} | "
                      f"{_fmt_point_ci(diff, ci)} | {k} |")
     return "\n".join(lines) + "\n"
@@ -255,7 +308,7 @@ def learned_markdown(scores: Scores, agg: Sequence[AggregateStats], learned: Seq
 def headroom_markdown(headroom: Scores, baseline: str | Mapping[str, str], reps: int = 2000, seed: int = 0,
                       shares: Mapping[str, Mapping[str, float]] | None = None) -> str:
     """The headroom section: per scenario, each privileged oracle's Δ minus its baseline's, paired
-    by seed, mean and 95% bootstrap CI over seeds. Oracles read what no controller may (which labels
+    by seed, mean and 95% Student-t CI over seeds. Oracles read what no controller may (which labels
     are corrupted, the clean labels): they bound what selection could gain, they do not compete.
 
     :param headroom: ``headroom[oracle][scenario] -> per-seed differences`` (points).

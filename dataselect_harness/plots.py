@@ -230,6 +230,6 @@ def leaderboard_figure(path: Path, per_scen: list[Any], agg: list[Any]) -> bool:
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(agents)), agents)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=8)
-    fig.suptitle("mean Δ vs the full-data frontier with 95% bootstrap CIs (dot: mean; aggregate: IQM)", fontsize=9)
+    fig.suptitle("mean Δ vs the full-data frontier with 95% CIs (dot: mean; aggregate: IQM)", fontsize=9)
     fig.savefig(path, dpi=120)
     return True

@@ -70,7 +70,8 @@ class LeaderboardInputs:
     its baseline's) / the largest mean headroom among the oracles with the same baseline whose 95% CI
     lies above 0 (nan when there is none). ``learned``: the entries that are learned controllers
     (``sb3:`` specs, and the pooled entries :func:`pooled_name` names: a trained policy's training
-    seeds ``DIR-s0``, ``DIR-s1``, ... as one entry whose runs are all theirs).
+    seeds ``DIR-s0``, ``DIR-s1``, ... as one entry whose runs are all theirs). ``seeds[entry][scenario]``:
+    the seed of each value in ``scores`` (to pair two entries' runs by seed).
     """
 
     scores: dict[str, dict[str, list[float]]]
@@ -80,6 +81,7 @@ class LeaderboardInputs:
     headroom: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     shares: dict[str, dict[str, float]] = field(default_factory=dict)
     learned: list[str] = field(default_factory=list)
+    seeds: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
 def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> LeaderboardInputs:
@@ -89,6 +91,7 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
         the frontier, not entries).
     """
     scores: dict[str, dict[str, list[float]]] = {}
+    run_seeds: dict[str, dict[str, list[int]]] = {}  # the seed of each value in scores
     speedups: dict[str, dict[str, list[float]]] = {}
     compute: dict[str, list[float]] = {}  # entry -> compute / E of its rows, to pair it with a random entry
     keeps: dict[str, float | None] = {}
@@ -105,6 +108,7 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
             keeps[name] = r["keep"]
             if v.delta is not None:
                 scores.setdefault(name, {}).setdefault(scen, []).append(v.delta)
+                run_seeds.setdefault(name, {}).setdefault(scen, []).append(r["seed"])
                 seed_of.setdefault(name, {}).setdefault(scen, {})[r["seed"]] = v.delta
             else:
                 outside.setdefault((name, scen), []).append(r["seed"])
@@ -119,6 +123,7 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
         compute[pool] = [c for m in members for c in compute[m]]
         keeps[pool] = keeps[members[0]]
     _pool(scores, pools)
+    _pool(run_seeds, pools)
     _pool(speedups, pools)
     randoms = {e: float(np.mean(compute[e])) for e in compute
                if e == LEADERBOARD_BASELINE or (keeps[e] is not None and e == f"{LEADERBOARD_BASELINE} k={keeps[e]:g}")}
@@ -147,13 +152,13 @@ def leaderboard_inputs(results: Mapping[str, list[dict[str, Any]]]) -> Leaderboa
               f"{'; '.join(sorted({str(r.get('device')) for r in rows}))}" for scen, rows in results.items() if rows]
     learned = [name for name in scores if name in pools or spec_of.get(name, "").startswith("sb3:")]
     return LeaderboardInputs(scores, speedups, baselines, notes, headroom, headroom_shares(scores, baselines, headroom),
-                             learned)
+                             learned, {name: run_seeds[name] for name in scores})
 
 
 def headroom_shares(scores: Mapping[str, Mapping[str, list[float]]], baselines: Mapping[str, str],
                     headroom: Mapping[str, Mapping[str, list[float]]]) -> dict[str, dict[str, float]]:
     """``shares[entry][scenario]``: (entry's mean Δ - its baseline's) / the largest mean headroom of
-    an oracle with the same baseline there, among the headrooms whose 95% bootstrap CI lies above 0
+    an oracle with the same baseline there, among the headrooms whose 95% CI (Student-t) lies above 0
     (:func:`~.bootstrap.scenario_table`); nan where there is none (a headroom not known to be
     positive, e.g. on clean data, would make any share meaningless).
 
@@ -193,7 +198,7 @@ def write_suite_leaderboard(directory: str | Path, reps: int = 2000) -> str:
         raise SystemExit(f"no row of {directory} lies within its full-data frontier: nothing to rank")
     return write_leaderboard(directory, inputs.scores, inputs.baselines, reps=reps, speedups=inputs.speedups,
                              notes=inputs.notes, headroom=inputs.headroom, shares=inputs.shares,
-                             learned=inputs.learned)
+                             learned=inputs.learned, seeds=inputs.seeds)
 
 
 def findings(directory: str | Path) -> str:

@@ -153,10 +153,11 @@ def test_probability_of_improvement_pairs_each_entry_with_random_at_its_own_comp
 def test_oracles_are_headroom_never_ranked(tmp_path):
     """``oracle_clean`` reads the ground truth: it is left out of every ranked table and shows up as
     headroom, its Δ minus that of ``random`` (nearest in compute) on the same seed: by hand,
-    seed 0: (70 - 65) - (62 - 65) = +8; seed 1: (72 - 65) - (61 - 65) = +11; mean +9.5. ``ucb``
-    captures (its mean Δ - random's) / 9.5 of it."""
+    seed 0: (70 - 65) - (62 - 65) = +8; seed 1: (72 - 65) - (61 - 65) = +11; seed 2: (72.5 - 65) - (63 - 65)
+    = +9.5; mean +9.5 (three seeds: from two, the headroom's Student-t interval, t = 12.7, would not be
+    known to lie above 0). ``ucb`` captures (its mean Δ - random's) / 9.5 of it."""
     rows = []
-    for seed, (rand_acc, oracle_acc, ucb_acc) in enumerate([(62.0, 70.0, 64.0), (61.0, 72.0, 66.0)]):
+    for seed, (rand_acc, oracle_acc, ucb_acc) in enumerate([(62.0, 70.0, 64.0), (61.0, 72.0, 66.0), (63.0, 72.5, 66.5)]):
         rows += [row("a", seed, "full@0.5", 5.0, 60.0, 0.5), row("a", seed, "full", 10.0, 70.0, None),
                  row("a", seed, "random", 7.5, rand_acc, 0.5), row("a", seed, "oracle_clean", 7.5, oracle_acc, 0.5),
                  row("a", seed, "ucb", 7.5, ucb_acc, 0.5)]
@@ -164,15 +165,15 @@ def test_oracles_are_headroom_never_ranked(tmp_path):
     inputs = ranking.leaderboard_inputs({"a": rows})
     assert set(inputs.scores) == {"random k=0.5", "ucb k=0.5"}
     assert inputs.baselines["oracle_clean k=0.5"] == "random k=0.5"
-    assert inputs.headroom == {"oracle_clean k=0.5": {"a": pytest.approx([8.0, 11.0])}}
-    # ucb gains (64 + 66) / 2 - (62 + 61) / 2 = 3.5 over random: 3.5 / 9.5 of the headroom
+    assert inputs.headroom == {"oracle_clean k=0.5": {"a": pytest.approx([8.0, 11.0, 9.5])}}
+    # ucb gains (64 + 66 + 66.5) / 3 - (62 + 61 + 63) / 3 = 3.5 over random: 3.5 / 9.5 of the headroom
     assert inputs.shares == {"ucb k=0.5": {"a": pytest.approx(3.5 / 9.5)}}
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / suites.SUITE_FILE).write_text(json.dumps({"suite": "hand", "scenarios": []}))
     md = ranking.write_suite_leaderboard(tmp_path, reps=200)
     ranked, headroom = md.split("## Headroom")
-    assert "oracle_clean" not in ranked and "| a | oracle_clean k=0.5 | random k=0.5 | 2 | +9.50" in headroom
+    assert "oracle_clean" not in ranked and "| a | oracle_clean k=0.5 | random k=0.5 | 3 | +9.50" in headroom
     assert f"| ucb k=0.5 | {3.5 / 9.5:+.2f} |" in headroom
     with (tmp_path / "leaderboard.csv").open() as f:
         assert all("oracle" not in r["agent"] for r in csv.DictReader(f))
