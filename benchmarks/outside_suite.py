@@ -1,0 +1,126 @@
+"""Controllers on CIFAR-10 settings that no suite holds, as a new user would try them.
+
+Other noise types and rates, other tails, noise and a tail at once: each setting is played by each
+agent at each keep and seed, and every agent is compared with ``random`` at the same keep and seed
+(the same data, split, initial weights and compute: a paired difference of test accuracy). No
+frontier is run: agents at one keep spend the same compute (``small_loss``'s ramp spends more, and
+its row says so).
+
+    python benchmarks/outside_suite.py --out benchmarks/results/outside_suite --workers 8
+
+writes ``results.jsonl`` (one row per episode, appended as they finish: a re-run skips finished
+ones) and ``outside_suite.md`` (per setting and keep: n, mean test accuracy, the mean paired
+difference to ``random`` with its Student-t 95% CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SMALL = {"model": "small", "val_size": 1000, "label_smoothing": 0.0, "weight_decay": 5e-5}
+SETTINGS: dict[str, tuple[str, dict[str, Any], int]] = {  # name -> (env id, kwargs, epochs)
+    "clean-5k-e20": ("DataSelect/CIFAR10-v1", {**SMALL, "train_subset": 5000}, 20),
+    "sym20-5k-e40": ("DataSelect/CIFAR10-v1", {**SMALL, "train_subset": 5000, "label_noise": 0.2}, 40),
+    "sym60-5k-e40": ("DataSelect/CIFAR10-v1", {**SMALL, "train_subset": 5000, "label_noise": 0.6}, 40),
+    "asym40-5k-e40": ("DataSelect/CIFAR10-v1", {**SMALL, "train_subset": 5000, "label_noise": 0.4,
+                                                "noise_type": "asymmetric"}, 40),
+    "lt10-20k-e20": ("DataSelect/CIFAR10-v1", {**SMALL, "train_subset": 20000, "imbalance": 10.0}, 20),
+    "lt50-20k-e20": ("DataSelect/CIFAR10-v1", {**SMALL, "train_subset": 20000, "imbalance": 50.0}, 20),
+    "lt100-sym20-20k-e30": ("DataSelect/CIFAR10-v1", {**SMALL, "train_subset": 20000, "imbalance": 100.0,
+                                                      "label_noise": 0.2}, 30),
+}
+AGENTS = ("random", "class_balanced", "small_loss", "auto")
+
+
+def play(task: tuple[str, str, float, int, dict[str, Any]]) -> dict[str, Any]:
+    """One episode: ``(setting, agent, keep, seed, extra env kwargs)`` -> its row."""
+    import gymnasium as gym
+    import torch
+
+    import agents
+    import dataselect_env  # noqa: F401
+    setting, name, keep, seed, extra = task
+    env_id, kwargs, epochs = SETTINGS[setting]
+    torch.set_num_threads(1)
+    agent = agents.make(name, keep=keep)
+    env = gym.make(env_id, epochs=epochs, obs_version=1, **{**kwargs, **extra})
+    start = time.perf_counter()
+    info = agents.play_episode(agent, env, seed=seed)
+    row = {"setting": setting, "agent": name, "keep": keep, "seed": seed, "test_accuracy": info["test_accuracy"],
+           "compute": info["compute"], "n_train": env.unwrapped.n, "wall_time": time.perf_counter() - start,
+           "device": str(env.unwrapped.device), "precision": env.unwrapped.precision}
+    env.close()
+    return row
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per setting and keep, each agent's n, mean accuracy and paired difference to random."""
+    from scipy import stats
+    acc = {(r["setting"], r["agent"], r["keep"], r["seed"]): 100 * r["test_accuracy"] for r in rows}
+    comp = {(r["setting"], r["agent"], r["keep"]): r["compute"] for r in rows}
+    lines = ["| setting | keep | agent | n | test accuracy (%) | − random, paired [95% CI] | compute |",
+             "|---|---:|---|---:|---:|---|---:|"]
+    for setting in SETTINGS:
+        for keep in sorted({r["keep"] for r in rows}):
+            for name in AGENTS:
+                seeds = sorted(s for (st, a, k, s) in acc if (st, a, k) == (setting, name, keep))
+                if not seeds:
+                    continue
+                mean = np.mean([acc[setting, name, keep, s] for s in seeds])
+                diffs = [acc[setting, name, keep, s] - acc[setting, "random", keep, s] for s in seeds
+                         if (setting, "random", keep, s) in acc]
+                cell = "—"
+                if name != "random" and len(diffs) >= 2:
+                    half = stats.t.ppf(0.975, len(diffs) - 1) * np.std(diffs, ddof=1) / np.sqrt(len(diffs))
+                    cell = f"{np.mean(diffs):+.2f} [{np.mean(diffs) - half:+.2f}, {np.mean(diffs) + half:+.2f}]"
+                lines.append(f"| {setting} | {keep:g} | {name} | {len(seeds)} | {mean:.2f} | {cell} | "
+                             f"{comp[setting, name, keep]:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the missing episodes (in parallel worker processes), then write the table."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/outside_suite"))
+    p.add_argument("--settings", default=",".join(SETTINGS), help="comma list of: " + ", ".join(SETTINGS))
+    p.add_argument("--agents", default=",".join(AGENTS))
+    p.add_argument("--keep", default="0.3,0.5")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--env-kwargs", default="{}", help="JSON added to every env's kwargs, e.g. '{\"device\": \"cuda\"}'")
+    args = p.parse_args(argv)
+    unknown = set(args.settings.split(",")) - set(SETTINGS)
+    if unknown:
+        raise SystemExit(f"--settings: unknown {sorted(unknown)}; known: {', '.join(SETTINGS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "results.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    done = {(r["setting"], r["agent"], r["keep"], r["seed"]) for r in rows}
+    extra = json.loads(args.env_kwargs)
+    tasks = [(s, a, float(k), int(seed), extra) for s in args.settings.split(",") for seed in args.seeds.split(",")
+             for k in args.keep.split(",") for a in args.agents.split(",") if (s, a, float(k), int(seed)) not in done]
+    print(f"{len(tasks)} episodes to run ({len(done)} already in {path}), {args.workers} worker(s)", flush=True)
+    with open(path, "a") as f, mp.get_context("spawn").Pool(args.workers) as pool:
+        for row in pool.imap_unordered(play, tasks):
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            rows.append(row)
+            print(f"{row['setting']} {row['agent']} k={row['keep']:g} s{row['seed']}: "
+                  f"{100 * row['test_accuracy']:.2f}% ({row['wall_time']:.0f}s)", flush=True)
+    text = table(rows)
+    (args.out / "outside_suite.md").write_text(f"# Controllers outside the suites\n\n`python benchmarks/outside_suite.py "
+                                               f"--out {args.out}`; {len(rows)} episodes on "
+                                               f"{sorted({r['device'] + ' ' + r['precision'] for r in rows})}.\n\n"
+                                               + text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
