@@ -22,6 +22,11 @@ finish and are written) and exits with 75, so a time-boxed job (a SLURM slot, a 
 Data: CIFAR is read from ``--env-kwargs data_root=PATH``, else ``$DATASELECT_DATA``, else
 ``~/.cache/dataselect`` (torchvision downloads it there when missing).
 
+The ``bench``, ``suite`` and ``train`` verbs first apply the process-wide tuning
+``dataselect_env.hardware.tune_process()`` (glibc keeps freed memory for reuse, a CPU step's
+allocations stop page-faulting; a process forked from this one gets one torch thread instead of
+deadlocking in OpenMP), and pass it on to their worker processes; importing the package sets neither.
+
 This file is the command line only, generated from the argument dataclasses
 (``dataselect_harness.plan.BenchArgs``, ``dataselect_harness.train.TrainArgs``); the verbs live in
 the ``dataselect_harness`` package (``bench``, ``suites``, ``report``, ``train``), on top of
@@ -35,6 +40,7 @@ import json
 import sys
 from typing import Any
 
+from dataselect_env.hardware import tune_process
 from dataselect_harness.bench import (  # noqa: F401  (re-exported: the harness's entry points)
     TIME_LIMIT_EXIT,
     bench,
@@ -132,14 +138,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; no arguments = the main job (:func:`main_job`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
+        tune_process()
         return main_job()
     if argv[:1] == ["train"]:
+        tune_process()
         return train(argv[1:])
     if not argv or argv[0] not in ("bench", "report", "suite", "train", "-h", "--help"):
         argv = ["bench", *argv]
     ns = build_parser().parse_args(argv)
     if ns.command == "report":
         return report_dir(ns.dir)
+    tune_process()
     try:  # the flags of bench; of suite, those that are not the suite's (RUN_FLAGS), one deadline for all scenarios
         args = from_namespace(BenchArgs, argparse.Namespace(**{f: getattr(ns, f) for f in RUN_FLAGS})
                               if ns.command == "suite" else ns)

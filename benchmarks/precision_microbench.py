@@ -53,7 +53,7 @@ def main() -> None:
     """Print a markdown table of fp32 and bf16 throughput per variant."""
     print("| variant | params | fp32 img/s | bf16 img/s | bf16 / fp32 |\n|---|---|---|---|---|")
     for name, (widths, act) in VARIANTS.items():
-        model = airbench_net(widths, 10, 3, act)
+        model = airbench_net(widths, 10, (3, 32, 32), act)
         fp32, bf16 = steps_per_second(model, "fp32"), steps_per_second(model, "bf16")
         params = sum(p.numel() for p in model.parameters())
         print(f"| {name} | {params:,} | {fp32:.0f} | {bf16:.0f} | {bf16 / fp32:.2f} |", flush=True)

@@ -23,11 +23,14 @@ adds four per-sample observation columns (class share, loss rank overall and wit
 everything else as v0 (the ``DataSelectEnv`` docstring has the details), except that ``Tasks-v1``
 draws schedules of 4-40 epochs and imbalance up to 100 (v0: 4-10 and 10), so that its tasks span
 the regimes of the ``cpu`` suite.
+
+Importing changes no process-wide setting; :func:`dataselect_env.hardware.tune_process` is the opt-in
+tuning (glibc's allocator, one torch thread in forked children) that ``train_agent.py`` applies. A
+script that runs envs in forked processes (``gym.make_vec(..., vectorization_mode="async")``) after
+torch has run parallel CPU ops must call :func:`dataselect_env.hardware.fork_safe_threads` first or
+pass ``vector_kwargs={"context": "forkserver"}``: GNU OpenMP does not survive ``fork``.
 """
 
-import os
-
-import torch
 from gymnasium.envs.registration import register
 
 from .env import DataSelectEnv
@@ -59,10 +62,6 @@ from .stats import (
 )
 
 __version__ = "0.1.0"
-
-# A process forked after torch has used its OpenMP pool deadlocks at its first parallel op
-# (gymnasium's AsyncVectorEnv forks by default). Forked workers run one torch thread each.
-os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
 
 ENTRY_POINT = "dataselect_env.env:DataSelectEnv"
 _NOISY40 = {"dataset": "cifar10", "label_noise": 0.4}

@@ -25,7 +25,7 @@ from . import reference
 from . import stats as st
 from .config import EnvConfig
 from .frontier import Frontier, accuracy_at, delta_vs_frontier
-from .trainer import TRAIN_COST, Trainer, resolve
+from .trainer import TRAIN_COST, TrainData, Trainer, prepare_data, resolve
 
 FORWARD_COST = 1.0 / 3.0  # a forward-only pass costs a third of a training pass (fwd + bwd)
 FRONTIER_CACHE = 256  # full-data reference runs kept per env by frontier_val_accuracy (seed, E')
@@ -71,6 +71,11 @@ class DataSelectEnv(gym.Env):
     ``CIFAR10Tasks-v1``. Each also at ``-v0`` (``ENV_IDS_V0``, ``TASK_ENV_IDS_V0``), the
     observation of version 0 (see Version History). CIFAR is read from ``data_root``, else the ``DATASELECT_DATA`` environment
     variable, else ``~/.cache/dataselect`` (torchvision downloads it there when missing).
+
+    Envs in forked processes (``gym.make_vec(..., vectorization_mode="async")``, which forks): once
+    torch has run parallel CPU ops in the parent, a forked child deadlocks in OpenMP. Call
+    ``dataselect_env.hardware.fork_safe_threads()`` first (one torch thread per forked child; importing
+    the package does not), or pass ``vector_kwargs={"context": "forkserver"}``.
 
     ## Action Space
 
@@ -161,9 +166,20 @@ class DataSelectEnv(gym.Env):
     ``flops`` (cumulative estimate: 3x forward FLOPs per trained sample, 1x per evaluated or
     probed sample, the final test pass included), ``val_accuracy``, ``val_loss``, ``keep_fraction``, ``lr`` (the last learning
     rate used), ``diverged`` (see Episode End). At the end: ``test_accuracy``, ``test_loss``.
-    ``info`` is deterministic: the same seed and actions give the same ``info``. Wall-clock time is
-    not in it; wrap the env in ``gymnasium.wrappers.RecordEpisodeStatistics`` for
+    ``info`` is deterministic on the CPU: the same seed and actions give the same ``info``. Wall-clock
+    time is not in it; wrap the env in ``gymnasium.wrappers.RecordEpisodeStatistics`` for
     ``info["episode"]["t"]`` (the harness measures it itself).
+
+    On CUDA the same seed gives the same initial weights, data order and augmentation, but training
+    is not bit-identical from run to run: cuDNN autotunes its convolution algorithms
+    (``cudnn.benchmark``, set by the trainer: :func:`~dataselect_env.hardware.configure_cuda_training`)
+    and some of them add in a varying order. The networks' own layers are deterministic (no adaptive
+    pools: :mod:`~dataselect_env.models`). So a controller and the full-data run it is compared with at
+    the same seed (the ``vs_frontier`` reward, the harness's frontier) still start from the same weights
+    and see the data in the same order; they differ beyond that by run-to-run noise, the same noise
+    two runs of one controller show. For bit-identical CUDA runs, call
+    ``torch.use_deterministic_algorithms(True)`` and set ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` before the
+    first reset: the trainer then leaves cuDNN autotuning off (slower).
 
     ## Arguments
 
@@ -198,7 +214,9 @@ class DataSelectEnv(gym.Env):
     | `duplicates`     | `0.0`                | fraction of training samples replaced by copies of others, |
     |                  |                      | in [0, 1) (*)                                              |
     | `device`         | `"auto"`             | `"auto"`, `"cpu"` or `"cuda"`                              |
-    | `precision`      | `"auto"`             | `"auto"` (bf16 where supported), `"fp32"`, `"bf16"`        |
+    | `precision`      | `"auto"`             | `"auto"`, `"fp32"`, `"bf16"`; auto: bf16 where native      |
+    |                  |                      | (CUDA capability >= 8.0, CPUs with AVX512-BF16 or AMX),    |
+    |                  |                      | else fp32 (on CUDA with TF32 where the device has it)      |
     | `action_mode`    | `"mask"`             | `"mask"` or `"weights"`                                    |
     | `w_max`          | `10.0`               | largest loss weight in weights mode                        |
     | `reward`         | `"gain_per_compute"` | see Rewards                                                |
@@ -269,8 +287,17 @@ class DataSelectEnv(gym.Env):
         self.action_space = spaces.MultiBinary(self.n) if self.action_mode == "mask" else \
             spaces.Box(0.0, cfg.w_max, (self.n,), np.float32)
         self.trainer: Trainer | None = None
+        self._train_data: TrainData | None = None  # prepare_data(splits), at the first reset; shared by every trainer
         self._irreducible: dict[tuple[str, int], np.ndarray] = {}  # this episode's irreducible losses
         self._frontier: dict[tuple[int, int], float] = {}  # (torch seed, E') -> full-data val accuracy
+
+    @property
+    def train_data(self) -> TrainData:
+        """The training images prepared once for every trainer of this env (the episode's model, the
+        reference runs): normalisation statistics and the padded copy (:func:`~dataselect_env.trainer.prepare_data`)."""
+        if self._train_data is None:
+            self._train_data = prepare_data(self.splits, self.config.train)
+        return self._train_data
 
     @property
     def flops_per_forward(self) -> float:
@@ -308,7 +335,7 @@ class DataSelectEnv(gym.Env):
         """Start a training run: fresh model (seeded from ``np_random``), statistics and ledger."""
         super().reset(seed=seed)
         torch_seed = int(self.np_random.integers(2**62))
-        self.trainer = Trainer(self.splits, self.config.train, self.device, self.precision, torch_seed)
+        self.trainer = Trainer(self.splits, self.config.train, self.device, self.precision, torch_seed, self.train_data)
         self.stats = st.SampleStats(self.n, self.epochs, self.splits.num_classes, self.device, self.config.ema)
         self.epoch, self.ledger, self.last_lr, self.diverged = 0, Ledger(self.val_cost, self.val_cost), 0.0, False
         self._irreducible = {}
@@ -324,7 +351,7 @@ class DataSelectEnv(gym.Env):
             raise RuntimeError("the episode has ended; call reset() to start a new one")
         weights = self.check_action(action)
         selected = torch.from_numpy(np.flatnonzero(weights)).to(self.device)
-        w = None if self.action_mode == "mask" else torch.from_numpy(weights[weights > 0]).to(self.device)
+        w = None if self.action_mode == "mask" else torch.from_numpy(weights[weights > 0]).to(self.device, torch.float32)
         if len(selected):
             result = self.trainer.train_epoch(self.epoch, selected, w)
             self.stats.observe(result.order, result.loss, result.correct, result.margin)
@@ -370,8 +397,8 @@ class DataSelectEnv(gym.Env):
         return line
 
     def close(self) -> None:
-        """Free the model and data (safe to call twice)."""
-        self.trainer = None
+        """Free the model and the prepared training data (safe to call twice)."""
+        self.trainer, self._train_data = None, None
 
     # ---- documented methods for agents -------------------------------------------------------
     def score_samples(self) -> dict[str, np.ndarray]:
@@ -423,7 +450,7 @@ class DataSelectEnv(gym.Env):
         if self.n < 2:
             raise ValueError(f"irreducible_loss needs at least 2 training samples to cross-fit, got N={self.n}")
         loss, ref_flops = reference.cross_fitted_loss(self.splits, ref_cfg, self.device, self.precision,
-                                                      self.trainer.gen.initial_seed())
+                                                      self.trainer.gen.initial_seed(), self.train_data)
         self.trainer.flops += ref_flops  # the episode's FLOPs (info["flops"]) are the trainer's count
         self.ledger.compute += ref_flops / (TRAIN_COST * self.trainer.flops_per_forward * self.n)
         self._irreducible[key] = loss.cpu().numpy().astype(np.float32)
@@ -479,7 +506,7 @@ class DataSelectEnv(gym.Env):
             if len(self._frontier) >= FRONTIER_CACHE:
                 self._frontier.pop(next(iter(self._frontier)))
             self._frontier[key] = reference.full_data_val_accuracy(self.splits, self.config.train, self.device,
-                                                                   self.precision, key[0], epochs)
+                                                                   self.precision, key[0], epochs, self.train_data)
         return self._frontier[key]
 
     def check_action(self, action: Any) -> np.ndarray:

@@ -18,13 +18,13 @@ import torch
 
 from .config import TrainConfig
 from .data import Splits, stratified_indices
-from .trainer import Trainer
+from .trainer import TrainData, Trainer
 
 RHO_SEED_SALT = 0x5E1EC7  # mixes the episode's torch seed into the reference networks' seeds
 
 
 def cross_fitted_loss(splits: Splits, cfg: TrainConfig, device: torch.device, precision: str,
-                      episode_seed: int) -> tuple[torch.Tensor, float]:
+                      episode_seed: int, data: TrainData | None = None) -> tuple[torch.Tensor, float]:
     """Per-sample loss of each training sample under a reference network that never trained on it.
 
     Mindermann et al. (ICML 2022), no-holdout variant: the training split is cut into two halves
@@ -37,6 +37,7 @@ def cross_fitted_loss(splits: Splits, cfg: TrainConfig, device: torch.device, pr
     :param device: torch device.
     :param precision: ``"fp32"`` or ``"bf16"``.
     :param episode_seed: the episode's torch seed.
+    :param data: the env's prepared training data (``trainer.prepare_data(splits, cfg)``); None prepares it.
     :return: float32 ``(N,)`` losses on ``device``, and the FLOPs the two networks spent
         (training and scoring).
     """
@@ -48,7 +49,7 @@ def cross_fitted_loss(splits: Splits, cfg: TrainConfig, device: torch.device, pr
     loss = torch.empty(n, device=device)
     flops = 0.0
     for train_half, score_half, seed in ((half_a, half_b, seeds[1]), (half_b, half_a, seeds[2])):
-        ref = Trainer(splits, cfg, device, precision, int(seed))
+        ref = Trainer(splits, cfg, device, precision, int(seed), data)
         train_idx = torch.from_numpy(train_half).to(device)
         score_idx = torch.from_numpy(score_half).to(device)
         for epoch in range(cfg.epochs):
@@ -59,7 +60,7 @@ def cross_fitted_loss(splits: Splits, cfg: TrainConfig, device: torch.device, pr
 
 
 def full_data_val_accuracy(splits: Splits, cfg: TrainConfig, device: torch.device, precision: str,
-                           seed: int, epochs: int) -> float:
+                           seed: int, epochs: int, data: TrainData | None = None) -> float:
     """Validation accuracy of training on all the data for ``epochs`` epochs, the schedule compressed to them.
 
     The run starts from the same initial weights and data order as an episode with torch seed
@@ -71,8 +72,9 @@ def full_data_val_accuracy(splits: Splits, cfg: TrainConfig, device: torch.devic
     :param precision: ``"fp32"`` or ``"bf16"``.
     :param seed: the episode's torch seed.
     :param epochs: E', >= 0.
+    :param data: the env's prepared training data (``trainer.prepare_data(splits, cfg)``); None prepares it.
     """
-    run = Trainer(splits, replace(cfg, epochs=max(epochs, 1)), device, precision, seed)
+    run = Trainer(splits, replace(cfg, epochs=max(epochs, 1)), device, precision, seed, data)
     everything = torch.arange(len(splits.y_train), device=device)
     for epoch in range(epochs):
         if run.train_epoch(epoch, everything).diverged:

@@ -4,6 +4,10 @@ The whole dataset sits on the device as one tensor. Normalisation, random flip a
 translation are batched tensor ops; there is no DataLoader and no per-sample Python. The
 per-sample loss, correctness and margin come from the training forward pass itself
 (``reduction="none"``), so observing them costs nothing extra.
+
+What every trainer on one split set shares (the normalisation statistics, the reflect-padded
+training images) is computed once, by :func:`prepare_data`, and handed to each :class:`Trainer`: the
+env builds it at its first reset and passes it to the episode's trainers and its reference runs.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .data import Splits
-from .hardware import keep_freed_memory, resolve_device, resolve_precision
+from .hardware import configure_cuda_training, resolve_device, resolve_precision
 from .models import forward_flops, make_model
 
 TRAIN_COST = 3.0  # FLOPs of a training pass (forward + backward) in forward passes
@@ -97,6 +101,51 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     return F.pad(x, (pad,) * 4, mode="reflect") if pad else x
 
 
+@dataclass(frozen=True)
+class TrainData:
+    """The training images as every :class:`Trainer` on one split set uses them, prepared once by
+    :func:`prepare_data`: a ``Trainer`` given one neither recomputes nor copies anything.
+
+    ``scale`` and ``shift``: the per-channel normalisation ``x * scale + shift`` of uint8 images (from
+    the training split's mean and std); ``padded``: the training images reflect-padded by ``pad``
+    pixels, which each epoch's random crops are gathered from (None without augmentation). All None
+    for vector data.
+    """
+
+    n: int  # training samples it was prepared from
+    pad: int | None  # reflect padding of ``padded`` (None: no padded copy)
+    scale: torch.Tensor | None = None
+    shift: torch.Tensor | None = None
+    padded: torch.Tensor | None = None
+
+
+def data_pad(splits: Splits, cfg: TrainConfig) -> int | None:
+    """The reflect padding a trainer with ``cfg`` needs on ``splits`` (None: no padded copy)."""
+    return cfg.translate if splits.x_train.dim() == 4 and cfg.augment else None
+
+
+def prepare_data(splits: Splits, cfg: TrainConfig) -> TrainData:
+    """Normalisation statistics and padded copy of ``splits``' training images, for every trainer on them.
+
+    One fp32 pass over the training images (mean and std per channel) and one padded uint8 copy
+    (45,000 CIFAR images: 216 MB at ``translate=2``), on the images' device.
+    """
+    n = len(splits.y_train)
+    if splits.x_train.dim() != 4:
+        return TrainData(n, None)
+    x = splits.x_train.float()
+    mean, std = x.mean((0, 2, 3), keepdim=True) / 255, x.std((0, 2, 3), keepdim=True) / 255
+    del x
+    pad = data_pad(splits, cfg)
+    padded = reflect_pad(splits.x_train, pad) if pad is not None else None
+    return TrainData(n, pad, 1 / (255 * std), -mean / std, padded)
+
+
+def weighted_mean(loss: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """The batch's training loss: the mean of the per-sample ``loss``, each multiplied by its weight when given."""
+    return (loss if weights is None else loss * weights).mean()
+
+
 def per_sample_stats(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     """Plain cross-entropy, correctness and probability margin (p_y - max other p) per sample."""
     logits = logits.float()
@@ -111,19 +160,30 @@ class Trainer:
     """Builds network ``cfg.model`` and trains it on index subsets of ``splits.x_train``, one epoch per call.
 
     The trainer owns what training costs: ``flops_per_forward`` (one sample's forward pass) and
-    ``flops``, the FLOPs of everything it has run (training, evaluation, probes).
+    ``flops``, the FLOPs of everything it has run (training, evaluation, probes). On a CUDA device it
+    sets the backend's training flags (:func:`~dataselect_env.hardware.configure_cuda_training`:
+    cuDNN autotuning, TF32).
 
     :param splits: the data, already on ``device``.
     :param cfg: hyperparameters (``cfg.model`` names the network).
     :param device: where model and data live (see :func:`resolve`).
     :param precision: ``"fp32"`` or ``"bf16"`` (autocast).
     :param seed: seeds the network's initialisation and the generator for shuffling and augmentation.
+    :param data: ``prepare_data(splits, cfg)``, shared by the trainers on ``splits``; None prepares it here.
+    :raises ValueError: if ``data`` was prepared for another number of samples or padding.
     """
 
-    def __init__(self, splits: Splits, cfg: TrainConfig, device: torch.device, precision: str, seed: int):
+    def __init__(self, splits: Splits, cfg: TrainConfig, device: torch.device, precision: str, seed: int,
+                 data: TrainData | None = None):
         self.cfg, self.device, self.precision = cfg, device, precision
-        if device.type == "cpu":
-            keep_freed_memory()
+        if data is None:
+            data = prepare_data(splits, cfg)
+        elif (data.n, data.pad) != (len(splits.y_train), data_pad(splits, cfg)):
+            raise ValueError(f"data was prepared for {data.n} samples with pad={data.pad}, but these splits have "
+                             f"{len(splits.y_train)} and cfg needs pad={data_pad(splits, cfg)}: pass "
+                             f"prepare_data(splits, cfg) of these splits and config")
+        if device.type == "cuda":
+            configure_cuda_training()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             model = make_model(cfg.model, splits.num_classes, splits.input_shape)
@@ -132,17 +192,11 @@ class Trainer:
         self.is_image = splits.x_train.dim() == 4
         fmt = torch.channels_last if self.is_image else torch.contiguous_format
         self.model = model.to(device, memory_format=fmt)
-        self.splits = splits
+        self.splits, self.data = splits, data
         self.gen = torch.Generator(device=device).manual_seed(seed)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          nesterov=True, weight_decay=cfg.weight_decay)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing, reduction="none")
-        if self.is_image:  # normalisation as one multiply-add: x * scale + shift
-            x = splits.x_train.float()
-            mean, std = x.mean((0, 2, 3), keepdim=True) / 255, x.std((0, 2, 3), keepdim=True) / 255
-            self.scale, self.shift = 1 / (255 * std), -mean / std
-        if self.is_image and cfg.augment:  # padded once; each epoch gathers random crops of it
-            self.padded = reflect_pad(splits.x_train, cfg.translate)
 
     def autocast(self) -> torch.autocast:
         """The autocast context for this trainer's precision (disabled for fp32)."""
@@ -152,7 +206,7 @@ class Trainer:
         """uint8 images -> normalised float, channels_last (one multiply, one add); vectors pass through."""
         if not self.is_image:
             return x
-        return torch.mul(x, self.scale).add_(self.shift).contiguous(memory_format=torch.channels_last)
+        return torch.mul(x, self.data.scale).add_(self.data.shift).contiguous(memory_format=torch.channels_last)
 
     def lr_at(self, progress: float) -> float:
         """Learning rate at schedule progress in [0, 1]."""
@@ -168,16 +222,16 @@ class Trainer:
 
         :param epoch: index of this epoch in the schedule (0-based).
         :param idx: int64 indices into the training set, on the device (at least one).
-        :param weights: optional per-sample loss weights aligned with ``idx``.
+        :param weights: optional per-sample loss weights aligned with ``idx`` (used as float32).
         :return: the indices in the order trained, per-sample ``loss``, ``correct`` and ``margin``
             aligned with them, the last learning rate and the FLOPs spent.
         """
         self.model.train()
         order = torch.randperm(len(idx), device=self.device, generator=self.gen)
         idx = idx[order]
-        weights = weights[order] if weights is not None else None
-        if self.is_image and self.cfg.augment:
-            x_all = random_flip_translate(self.padded, idx, self.cfg.translate, self.gen)
+        weights = weights[order].to(torch.float32) if weights is not None else None
+        if self.data.padded is not None:
+            x_all = random_flip_translate(self.data.padded, idx, self.data.pad, self.gen)
         else:
             x_all = self.splits.x_train[idx]
         y_all = self.splits.y_train[idx]
@@ -194,10 +248,8 @@ class Trainer:
             with self.autocast():
                 logits = self.model(x)
             loss = self.criterion(logits.float(), y)
-            if weights is not None:
-                loss = loss * weights[sl]
             self.optimizer.zero_grad(set_to_none=True)
-            loss.mean().backward()
+            weighted_mean(loss, None if weights is None else weights[sl]).backward()
             self.optimizer.step()
             with torch.no_grad():
                 for k, v in per_sample_stats(logits.detach(), y).items():
@@ -220,7 +272,7 @@ class Trainer:
         GraNd approximation). Counted in ``flops``."""
         self.model.eval()
         self.flops += self.flops_per_forward * len(y)
-        body, head = self.model[:-1], self.model[-1]
+        body, head = self.model.body, self.model.head
         out: dict[str, list[torch.Tensor]] = {}
         for start in range(0, len(y), self.cfg.eval_batch_size):
             xb = self.prepare(x[start:start + self.cfg.eval_batch_size])

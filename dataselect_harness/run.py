@@ -1,7 +1,8 @@
 """Running episodes: one episode (``agents.play_episode``) and the executors that run a matrix.
 
 - in-process (``--workers 1``): one env per distinct kwargs, reused by consecutive episodes;
-- a spawn process pool (``--workers K``): one torch thread per worker by default;
+- a spawn process pool (``--workers K``): one torch thread per worker by default, and the process
+  tuning of :func:`dataselect_env.hardware.tune_process` when the driver has it (``train_agent.py``);
 - Ray tasks (``--ray [ADDRESS]``): one CPU and, if the cluster has GPUs, one GPU per task.
 
 Every executor hands each finished row to ``on_result`` in the driver (which writes it), and
@@ -31,6 +32,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from dataselect_env.hardware import process_tuned, tune_process
+
 from .plan import BenchArgs, Episode
 
 CURVE_KEYS = ("epoch", "val_accuracy", "compute", "keep_fraction", "flops")
@@ -46,12 +49,18 @@ def cached_env(env_id: str, kwargs_json: str) -> Any:
     return gym.make(env_id, **json.loads(kwargs_json))
 
 
-def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Run one episode with ``agents.play_episode``; return its results row (see the README's fields)."""
+def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False, tune: bool = False) -> dict[str, Any]:
+    """Run one episode with ``agents.play_episode``; return its results row (see the README's fields).
+
+    :param tune: apply :func:`dataselect_env.hardware.tune_process` in this process first (a worker of
+        a driver that has it).
+    """
     import torch
 
     import agents
     import dataselect_env
+    if tune:
+        tune_process()
     if threads:
         torch.set_num_threads(threads)
     key = json.dumps([ep.env, ep.env_kwargs], sort_keys=True)
@@ -204,7 +213,7 @@ def run_pool(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict
         if ep is None:
             return
         try:
-            pending[pool.submit(run_episode, ep, args.threads or 1, True)] = ep
+            pending[pool.submit(run_episode, ep, args.threads or 1, True, process_tuned())] = ep
         except BrokenProcessPool as err:  # a worker died (e.g. killed for memory): the rest cannot run
             for rest in (ep, *queue):
                 fail(rest, err)
@@ -239,7 +248,7 @@ def run_ray(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict]
     if gpus is None:
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
     task = ray.remote(num_cpus=1, num_gpus=gpus)(run_episode)
-    pending = {task.remote(ep, args.threads or 1, True): ep for ep in episodes}
+    pending = {task.remote(ep, args.threads or 1, True, process_tuned()): ep for ep in episodes}
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

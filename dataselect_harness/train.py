@@ -58,6 +58,7 @@ import dataselect_env
 from agents.sb3_agent import ALGOS, INTERFACES, META_FILE, MODEL_FILE, VECNORM_FILE
 from agents.sb3_policies import DeepSetsPolicy
 from dataselect_env.config import REWARDS
+from dataselect_env.hardware import process_tuned, tune_process
 from dataselect_env.selection import check_keep
 from dataselect_env.tasks import is_task_env
 from dataselect_env.wrappers import FiniteGuard, LinearScore, LossBins, RuleSpace
@@ -229,7 +230,7 @@ def env_kwargs(cfg: TrainArgs) -> dict[str, Any]:
 
 def make_env(cfg: TrainArgs, monitor: bool = True, threads: int | None = None,
              cache_size: int | None = None, paired: bool | None = None, held_out: bool = False,
-             resumed_steps: int = 0) -> gym.Env:
+             resumed_steps: int = 0, tune: bool = False) -> gym.Env:
     """The training env: ``gym.make`` + the interface's wrapper + ``FiniteGuard`` + ``Monitor``.
 
     :param cfg: training arguments.
@@ -242,7 +243,11 @@ def make_env(cfg: TrainArgs, monitor: bool = True, threads: int | None = None,
     :param resumed_steps: env steps a resumed run has done: its paired schedule starts that many seeds
         further on, past every seed used so far (an ARS update uses fewer seeds than env steps), so
         that it trains on fresh tasks instead of replaying the first ones.
+    :param tune: apply :func:`dataselect_env.hardware.tune_process` in this process (a subprocess env
+        of a process that has it).
     """
+    if tune:
+        tune_process()
     if threads:
         th.set_num_threads(threads)
     kwargs = env_kwargs(cfg)
@@ -285,8 +290,8 @@ def make_vec_env(cfg: TrainArgs, seed: int, ckpt: Checkpoint | None = None) -> V
     n = 1 if cfg.algo == "ars" else cfg.n_envs
     done = ckpt.steps if ckpt is not None else 0
     if n > 1:
-        venv: VecEnv = SubprocVecEnv([functools.partial(make_env, cfg, threads=cfg.threads or 1, resumed_steps=done)] * n,
-                                     start_method=start_method())
+        venv: VecEnv = SubprocVecEnv([functools.partial(make_env, cfg, threads=cfg.threads or 1, resumed_steps=done,
+                                                        tune=process_tuned())] * n, start_method=start_method())
     else:
         venv = DummyVecEnv([functools.partial(make_env, cfg, resumed_steps=done)])
     if ckpt is not None:
@@ -313,11 +318,11 @@ def make_async_eval(cfg: TrainArgs, model: BaseAlgorithm, seed: int) -> Any:
     """
     from sb3_contrib.common.vec_env import AsyncEval
 
-    def worker_env(cfg: TrainArgs) -> VecEnv:
-        venv = DummyVecEnv([functools.partial(make_env, cfg, threads=cfg.threads or 1)])
+    def worker_env(cfg: TrainArgs, tune: bool) -> VecEnv:
+        venv = DummyVecEnv([functools.partial(make_env, cfg, threads=cfg.threads or 1, tune=tune)])
         return VecNormalize(venv, norm_obs=True, norm_reward=False)  # its statistics go to the main process
 
-    async_eval = AsyncEval([functools.partial(worker_env, cfg)] * cfg.n_envs, model.policy,
+    async_eval = AsyncEval([functools.partial(worker_env, cfg, process_tuned())] * cfg.n_envs, model.policy,
                            start_method=start_method())
     async_eval.seed(seed)
     return async_eval

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from dataselect_env.hardware import keep_freed_memory
+
 torch.set_num_threads(min(2, torch.get_num_threads()))
+# The allocator setting train_agent.py's verbs apply (tune_process): CPU training at the CLI's speed. Not
+# fork_safe_threads: a test that forks opts in itself, as a user's script must.
+keep_freed_memory()
 
 SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
 

@@ -254,8 +254,10 @@ def test_a_cpu_training_step_reuses_freed_memory_instead_of_page_faulting():
 
     from dataselect_env.config import TrainConfig
     from dataselect_env.data import Splits
+    from dataselect_env.hardware import keep_freed_memory
     from dataselect_env.trainer import Trainer
 
+    assert keep_freed_memory()  # opt-in (tune_process, which train_agent.py's verbs call); the tests' conftest does too
     x = torch.randint(0, 255, (1024, 3, 32, 32), dtype=torch.uint8)
     y = torch.randint(0, 10, (1024,))
     splits = Splits(x, y, x[:8], y[:8], x[:8], y[:8], 10, "random")
@@ -292,3 +294,93 @@ def test_train_epoch_runs_balanced_batches():
     with torch.no_grad():  # the trainer switches autograd on itself (ARS steps envs inside no_grad)
         trainer.train_epoch(0, torch.arange(257))
     assert seen == [128, 129]  # not 256 and a remainder of 1 at full learning rate
+
+
+def image_splits(n: int = 300, side: int = 32):
+    from dataselect_env.data import Splits
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 255, (n, 3, side, side), dtype=torch.uint8, generator=gen)
+    y = torch.randint(0, 10, (n,), generator=gen)
+    return Splits(x, y, x[:50], y[:50], x[:50], y[:50], 10, "random")
+
+
+def test_trainers_share_the_prepared_data_and_train_as_without_it():
+    from dataselect_env.config import TrainConfig
+    from dataselect_env.trainer import Trainer, prepare_data
+
+    splits, cfg = image_splits(), TrainConfig(model="tiny", epochs=1, batch_size=64)
+    shared = prepare_data(splits, cfg)
+    a, b = (Trainer(splits, cfg, torch.device("cpu"), "fp32", seed=3, data=shared) for _ in range(2))
+    assert a.data is shared and b.data is shared  # nothing recomputed, nothing copied
+    assert shared.padded.shape == (300, 3, 32 + 2 * cfg.translate, 32 + 2 * cfg.translate)
+    alone = Trainer(splits, cfg, torch.device("cpu"), "fp32", seed=3)  # prepares its own: the same numbers
+    everything = torch.arange(300)
+    assert torch.equal(a.train_epoch(0, everything).loss, alone.train_epoch(0, everything).loss)
+    with pytest.raises(ValueError, match="pad=2.*needs pad=None.*prepare_data"):
+        Trainer(splits, TrainConfig(model="tiny", augment=False), torch.device("cpu"), "fp32", seed=0, data=shared)
+    with pytest.raises(ValueError, match="prepared for 300 samples"):
+        Trainer(image_splits(n=200), cfg, torch.device("cpu"), "fp32", seed=0, data=shared)
+
+
+def test_an_env_prepares_its_data_once_for_all_its_trainers(monkeypatch):
+    from dataselect_env import env as env_mod
+    from dataselect_env import trainer
+
+    prepared = []
+
+    def count(splits, cfg):
+        prepared.append(cfg)
+        return prepare(splits, cfg)
+
+    def refuse(splits, cfg):
+        raise AssertionError("a trainer of an env prepared its own data")
+
+    prepare = trainer.prepare_data
+    monkeypatch.setattr(env_mod, "prepare_data", count)
+    monkeypatch.setattr(trainer, "prepare_data", refuse)
+    env = gym.make("DataSelect/Synthetic-v1", epochs=2).unwrapped
+    for seed in (0, 1):  # each reset builds a trainer
+        env.reset(seed=seed)
+    env.frontier_val_accuracy(1.0)  # full-data reference runs
+    env.irreducible_loss(epochs=1)  # two cross-fitted reference networks
+    assert len(prepared) == 1
+
+
+@pytest.mark.parametrize("name", ["fast", "small", "tiny", "resnet18"])
+def test_networks_have_a_body_and_a_head_and_deterministic_pools(name):
+    from torch import nn
+
+    from dataselect_env.models import Classifier, make_model
+
+    torch.manual_seed(0)
+    model = make_model(name, 10, (3, 32, 32)).eval()
+    assert isinstance(model, Classifier) and isinstance(model.head, nn.Linear)
+    assert not any(isinstance(m, (nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d)) for m in model.modules())
+    x = torch.randn(4, 3, 32, 32)
+    h = model.body(x)
+    assert h.shape == (4, model.head.in_features)
+    assert torch.equal(model(x), model.head(h))
+
+
+@pytest.mark.parametrize("fmt", [torch.contiguous_format, torch.channels_last])
+def test_the_fixed_pools_are_bit_identical_to_the_adaptive_ones_on_the_cpu(fmt):
+    """The global pools replaced (their CUDA backward passes are nondeterministic) give the same bits on
+    the CPU, forward and backward; ReLU's zeros make ties, as in the ``small`` net."""
+    from torch import nn
+
+    from dataselect_env.models import GlobalAvgPool
+
+    torch.manual_seed(0)
+    pairs = [(nn.Sequential(nn.MaxPool2d((4, 4)), nn.Flatten()), nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())),
+             (GlobalAvgPool(), nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()))]
+    for fixed, adaptive in pairs:
+        x = torch.relu(torch.randn(64, 128, 4, 4)).contiguous(memory_format=fmt)
+        grad = torch.randn(64, 128)
+        outs = []
+        for pool in (fixed, adaptive):
+            xi = x.clone().requires_grad_()
+            y = pool(xi)
+            y.backward(grad)
+            outs.append((y.detach(), xi.grad))
+        assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])

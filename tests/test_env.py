@@ -279,6 +279,29 @@ def test_weights_mode_scales_the_loss():
     assert np.abs(a - c).max() > 1e-2  # and the weight really changed training
 
 
+def test_weights_mode_trains_in_float32(monkeypatch):
+    """A weights action arrives as float64 numpy (a policy's, a user's); the loss stays float32 on the device."""
+    import torch
+
+    from dataselect_env import trainer
+
+    seen = []
+
+    def spy(loss, weights):
+        out = weighted_mean(loss, weights)
+        seen.append((loss.dtype, weights.dtype, out.dtype))
+        return out
+
+    weighted_mean = trainer.weighted_mean
+    monkeypatch.setattr(trainer, "weighted_mean", spy)
+    env = gym.make(SYN, epochs=1, action_mode="weights")
+    obs, _ = env.reset(seed=0)
+    weights = np.linspace(0.0, 2.0, obs["samples"].shape[0])  # float64
+    env.step(weights)
+    assert len(seen) == math.ceil(np.count_nonzero(weights) / 128)  # every batch (Synthetic: batch 128)
+    assert set(seen) == {(torch.float32, torch.float32, torch.float32)}
+
+
 @pytest.mark.parametrize("action, match", [
     (np.ones(5, dtype=np.int8), r"shape \(1500,\).*got shape \(5,\)"),
     (np.ones((1500, 1), dtype=np.int8), "got shape"),
@@ -336,6 +359,9 @@ def test_same_seed_same_observations_and_rewards():
 
 
 def test_async_vector_env_steps():
+    from dataselect_env.hardware import fork_safe_threads
+
+    assert fork_safe_threads()  # AsyncVectorEnv forks; importing the package no longer installs this (README)
     envs = gym.make_vec(SYN, num_envs=2, vectorization_mode="async", epochs=2)
     try:
         obs, _ = envs.reset(seed=0)
