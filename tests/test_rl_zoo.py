@@ -15,9 +15,9 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-import yaml
 
-pytest.importorskip("rl_zoo3")
+pytest.importorskip("rl_zoo3", reason="rl_zoo3 is not installed (pip install -e '.[zoo]')")
+yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (rl_zoo3 installs it)")
 
 from stable_baselines3 import PPO  # noqa: E402
 
