@@ -16,22 +16,34 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 keep_freed_memory()
 
 SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+# Where the tests look for CIFAR-10, in order: the variable runs read too, the one the tests read before
+# (still honoured), the shared offline copy beside the clone.
+CIFAR_VARIABLES = ("DATASELECT_DATA", "DATASELECT_TEST_CIFAR")
+
+
+def cifar_path() -> tuple[Path, str]:
+    """The CIFAR-10 copy the tests use and what named it: ``$DATASELECT_DATA``, else
+    ``$DATASELECT_TEST_CIFAR``, else the shared copy at ``../shared/data/cifar10-jpeg.tar.gz``."""
+    for name in CIFAR_VARIABLES:
+        if os.environ.get(name):
+            return Path(os.environ[name]), f"${name}"
+    return SHARED_CIFAR, "the shared offline copy"
 
 
 @pytest.fixture(scope="session")
 def cifar_archive() -> Path:
-    """Path of the shared CIFAR-10 JPEG archive; skips the test when it is absent."""
-    path = Path(os.environ.get("DATASELECT_TEST_CIFAR", SHARED_CIFAR))
+    """Path of the CIFAR-10 copy (:func:`cifar_path`); skips the test when it is absent."""
+    path, origin = cifar_path()
     if not path.exists():
-        pytest.skip(f"shared CIFAR-10 copy not found at {path} (set DATASELECT_TEST_CIFAR to an archive or "
-                    f"image folder of CIFAR-10 to run it)")
+        pytest.skip(f"CIFAR-10 not found at {path} ({origin}); set DATASELECT_DATA to a CIFAR-10 archive or "
+                    f"image folder (or torchvision's CIFAR directory) to run it")
     return path
 
 
 @pytest.fixture(scope="session")
 def cifar_archive_or_none() -> Path | None:
-    """Path of the shared CIFAR-10 JPEG archive, or None when it is absent."""
-    path = Path(os.environ.get("DATASELECT_TEST_CIFAR", SHARED_CIFAR))
+    """Path of the CIFAR-10 copy (:func:`cifar_path`), or None when it is absent."""
+    path, _ = cifar_path()
     return path if path.exists() else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import gymnasium as gym
@@ -31,7 +32,7 @@ BUILTIN = ["full", "random", "epsilon_greedy", "ucb", "loss_proportional", "info
 KEEP_AGENTS = ["random", "epsilon_greedy", "ucb", "loss_proportional", "el2n", "grand", "forgetting"]
 STATIC = {"el2n", "grand", "forgetting"}
 
-# The README's custom-agent example, verbatim: the agent file and the loop that runs it.
+# docs/controllers.md's custom-agent example, verbatim: the agent file and the loop that runs it.
 README_AGENT = '''\
 import numpy as np
 from agents import Agent, top_k_mask
@@ -115,6 +116,8 @@ def test_bad_constructor_arguments_raise(name, kwargs, match):
 
 
 def test_readme_agent_loads_from_a_file_and_runs_an_episode(tmp_path, monkeypatch, capsys):
+    page = (Path(__file__).resolve().parents[1] / "docs" / "controllers.md").read_text()
+    assert "# my_agent.py\n" + README_AGENT in page and README_RUN in page, "docs/controllers.md's example, verbatim"
     (tmp_path / "my_agent.py").write_text(README_AGENT)
     monkeypatch.chdir(tmp_path)
     scope: dict = {}

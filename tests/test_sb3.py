@@ -280,9 +280,9 @@ def test_ppo_learns_to_beat_random_on_noisy_labels_in_three_training_seeds(tmp_p
     assert np.mean(gains) > 0.0105, f"gains over random per training seed: {gains}"
 
 
-def test_the_readmes_plain_sb3_example_runs_as_written(capsys):
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("#### With plain Stable-Baselines3"):]
+def test_the_docs_plain_sb3_example_runs_as_written(capsys):
+    page = (ROOT / "docs" / "learned-controllers.md").read_text()
+    section = page[page.index("## With plain Stable-Baselines3"):]
     code = section[section.index("```python\n") + len("```python\n"):section.index("\n```\n")]
     scope: dict = {}
     exec(code, scope)
