@@ -3,6 +3,8 @@ summary, and wall times that do not charge one episode with the process's warm-u
 
 from __future__ import annotations
 
+import re
+
 import torch
 from test_train_agent import ENV, MATRIX, N_EPISODES
 
@@ -82,7 +84,7 @@ def test_the_bench_says_its_precision_before_training(tmp_path, capsys):
     assert bench(BenchArgs(**{**MATRIX, "seeds": (0,), "agents": ("full",), "keep": (0.5,)}, out=str(tmp_path))) == 0
     from dataselect_env.hardware import resolve_precision
     precision = resolve_precision("auto", torch.device("cpu"))  # Synthetic-v0 trains on the CPU
-    assert f"(1 worker(s), {precision} on cpu); a time estimate follows" in capsys.readouterr().out
+    assert re.search(rf"\(1 worker\(s\), {precision} on cpu\); expected about \d+ min here", capsys.readouterr().out)
 
 
 def test_a_partial_report_says_it_is_partial(tmp_path, time_up_after):

@@ -153,7 +153,7 @@ def test_time_limit_stops_the_suite_between_episodes_and_still_writes_the_leader
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["suite", "nope"], "unknown suite 'nope'; built-in suites: smoke, cpu, gpu"),
+    (["suite", "nope"], "unknown suite 'nope'; built-in suites: smoke, quick, cpu, gpu"),
     (["suite", "smoke", "--scenarios", "nope"], "has no scenario 'nope'"),
     (["suite", "smoke", "--agents", "random,nope"], "registered agents: full, random"),
     (["suite", "smoke", "--keep", "1.5"], "(0, 1]"),

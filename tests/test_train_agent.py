@@ -382,8 +382,8 @@ def test_main_job_defaults_pick_the_net_for_the_machine(monkeypatch):
     assert args.env == "DataSelect/CIFAR10-v1" and args.env_kwargs["model"] == "small"
     episodes = plan(args)  # validates without loading any data
     assert {e.agent for e in episodes} >= {"full", "full@0.2", "full@0.3", "full@0.5", "full@0.75", "random",
-                                           "epsilon_greedy", "ucb", "infobatch", "el2n", "forgetting"}
-    assert len(episodes) == 3 * (1 + 4 + 5 * 2 + 1)  # the frontier: 2, 3, 5, 8 epochs; infobatch once per seed
+                                           "epsilon_greedy", "ucb", "infobatch", "el2n", "forgetting", "auto"}
+    assert len(episodes) == 3 * (1 + 4 + 6 * 2 + 1)  # the frontier: 2, 3, 5, 8 epochs; infobatch once per seed
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "a GPU")
     assert train_agent.defaults_for_machine(BenchArgs()).env_kwargs["model"] == "fast"
