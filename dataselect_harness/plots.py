@@ -5,6 +5,7 @@ samples, ``corrupted.png`` and ``class_kept.png``, drawn from the rows and the s
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,34 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 KEEP_MARKERS = {0.3: "o", 0.5: "s", 0.7: "^"}  # other keeps: "D"; agents without a keep: "P"
 
 
-def agent_color(agent: str, plt: Any) -> Any:
-    """One colour per agent in every figure of every run: the registered agents by registry order
-    (tab20), others by a hash of the name; the full-data runs black."""
-    import zlib
+# Kelly's colours of maximum contrast (Kelly 1965, as listed by Green-Armytage 2010), white and black left out
+# and the gray and the palest (light blue, yellow) moved to the end (the legend's keep markers are gray): neighbours in the list differ most.
+KELLY = ("#875692", "#F38400", "#0067A5", "#BE0032", "#008856", "#E68FAC", "#882D17", "#8DB600", "#604E97",
+         "#F6A600", "#B3446C", "#2B3D26", "#E25822", "#C2B280", "#654522", "#F99379", "#848482", "#DCD300",
+         "#A1CAF1", "#F3C300")
 
-    if is_frontier({"agent": agent}):
-        return "black"
-    names = [n for n in agents.REGISTRY if n not in ("full", "sb3")]
-    i = names.index(agent) if agent in names else zlib.crc32(agent.encode())
-    return plt.cm.tab20(i % 20)
+
+def _palette(plt: Any) -> list[Any]:
+    """Kelly's 20 colours, then tab10 for runs with more agents than that."""
+    return list(KELLY) + [plt.cm.tab10(i) for i in range(10)]
+
+
+def agent_colors(names: list[str], plt: Any) -> dict[str, Any]:
+    """One distinct colour per agent of a run, the same in all its figures: registered agents keep the
+    colour of their place in the registry (so ``random`` looks the same in every run), the others (learned
+    models, ``sb3:...``) take the next free colours in name order; the full-data runs are black."""
+    palette = _palette(plt)
+    registered = [n for n in agents.REGISTRY if n not in ("full", "sb3")]
+    others = sorted({n for n in names if n not in registered and not is_frontier({"agent": n})})
+    colors = {n: palette[i % len(palette)] for i, n in enumerate(registered)}
+    colors.update({n: palette[(len(registered) + i) % len(palette)] for i, n in enumerate(others)})
+    return {n: "black" if is_frontier({"agent": n}) else colors[n] for n in names}
+
+
+def display_name(entry: str) -> str:
+    """An entry as a figure labels it: a learned model by its model's name, not its path
+    (``sb3:benchmarks/models/ars-rules-s2 k=0.5`` -> ``ars-rules-s2 k=0.5``)."""
+    return re.sub(r"\bsb3:(?:\S*/)?([^/\s]+?)(?:\.zip)?(?=\s|$)", r"\1", entry)
 
 
 def keep_marker(keep: float | None) -> str:
@@ -54,6 +73,26 @@ def mean_frontier(summary: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray
     return np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
 
 
+def ax_width(summary: list[dict[str, Any]]) -> float:
+    """The span of the compute axis of ``pareto.png`` (frontier and entries), for :func:`dodge`."""
+    xs = [s["compute_mean"] for s in summary if not math.isnan(s["compute_mean"])]
+    return max(xs) - min(xs) if len(xs) > 1 else 1.0
+
+
+def dodge(xs: list[float], width: float, step: float = 0.012) -> list[float]:
+    """Sideways offsets that draw entries at (nearly) the same compute next to each other instead of on top
+    of each other, as ggplot's ``position_dodge`` does: the i-th of m points within 1% of the axis of one
+    another moves by ``(i - (m - 1) / 2) * step * width``. The numbers in the tables stay exact."""
+    offsets = [0.0] * len(xs)
+    groups: dict[int, list[int]] = {}
+    for i, x in enumerate(xs):
+        groups.setdefault(round(x / (0.01 * width)) if width > 0 else 0, []).append(i)
+    for members in groups.values():
+        for j, i in enumerate(members):
+            offsets[i] = (j - (len(members) - 1) / 2) * step * width
+    return offsets
+
+
 def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: Path) -> bool:
     """Write ``pareto.png``, ``curves.png`` and, when the env knows its corrupted samples,
     ``corrupted.png`` and ``class_kept.png`` (first setting); False when matplotlib is missing."""
@@ -66,25 +105,29 @@ def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: P
     setting = summary[0]["setting"]
     summary = [s for s in summary if s["setting"] == setting]
     rows = [r for r in rows if setting_of(r) == setting]
+    color = agent_colors(list(dict.fromkeys(s["agent"] for s in summary)), plt)
     fig, ax = plt.subplots(figsize=(8, 5.5))
     x, y = mean_frontier(summary)
     if len(x):
         ax.plot(x, y, "-x", color="black", lw=1.8, ms=7, zorder=1, label="full-data frontier (mean over seeds)")
-    for s in (s for s in summary if not is_frontier(s)):
+    points = [s for s in summary if not is_frontier(s)]
+    for s, dx in zip(points, dodge([s["compute_mean"] for s in points], ax_width(summary))):
         hollow = agents.is_privileged(s["agent"])
-        ax.errorbar(s["compute_mean"], s["test_acc_mean"], xerr=np.nan_to_num(s["compute_std"]),
-                    yerr=np.nan_to_num(s["test_acc_std"]), fmt=keep_marker(s["keep"]), color=agent_color(s["agent"], plt),
+        ax.errorbar(s["compute_mean"] + dx, s["test_acc_mean"], xerr=np.nan_to_num(s["compute_std"]),
+                    yerr=np.nan_to_num(s["test_acc_std"]), fmt=keep_marker(s["keep"]), color=color[s["agent"]],
                     mfc="none" if hollow else None, ms=7, capsize=3, ls="none")
     from matplotlib.lines import Line2D
     agents_shown = list(dict.fromkeys(s["agent"] for s in summary if not is_frontier(s)))
     handles = [Line2D([], [], color="black", marker="x", lw=1.8, label="full-data frontier (mean over seeds)")]
-    handles += [Line2D([], [], color=agent_color(a, plt), marker="o", ls="none", mfc="none" if agents.is_privileged(a) else None,
-                       label=a + (" (privileged oracle)" if agents.is_privileged(a) else "")) for a in agents_shown]
+    handles += [Line2D([], [], color=color[a], marker="o", ls="none", mfc="none" if agents.is_privileged(a) else None,
+                       label=display_name(a) + (" (privileged oracle)" if agents.is_privileged(a) else ""))
+                for a in agents_shown]
     keeps = sorted({s["keep"] for s in summary if not is_frontier(s) and s["keep"] is not None})
     handles += [Line2D([], [], color="gray", marker=keep_marker(k), ls="none", label=f"keep {k:g}") for k in keeps]
     if any(s["keep"] is None for s in summary if not is_frontier(s)):
         handles.append(Line2D([], [], color="gray", marker=keep_marker(None), ls="none", label="no keep (its own)"))
-    ax.set(xlabel="compute (full-epoch units, every pass counted)", ylabel="test accuracy (%)")
+    ax.set(xlabel="compute (full-epoch units, every pass counted)\nentries at equal compute drawn side by side",
+           ylabel="test accuracy (%)")
     ax.set_title(title_of(setting), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -93,7 +136,7 @@ def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: P
     plt.close(fig)
 
     lines = list(dict.fromkeys("full@f" if s["agent"].startswith("full@") else s["agent"] for s in summary))
-    colors = {a: "gray" if a == "full@f" else agent_color(a, plt) for a in lines}  # here full and full@f apart
+    colors = {a: "gray" if a == "full@f" else color[a] for a in lines}  # here full and full@f apart
     markers = {a: "osD^v<>pXh*"[i % 11] for i, a in enumerate(lines)}
     keeps = sorted({r["keep"] for r in rows if r["keep"] is not None and not is_frontier(r)}) or [None]
     fig, axes = plt.subplots(1, len(keeps), figsize=(5 * len(keeps), 4), sharey=True, squeeze=False)
@@ -107,7 +150,7 @@ def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: P
             x = np.mean([r["curve"]["compute"][:length] for r in g], axis=0)
             y = 100 * np.mean([r["curve"]["val_accuracy"][:length] for r in g], axis=0)
             line = "full@f" if s["agent"].startswith("full@") else s["agent"]
-            ax.plot(x, y, marker=markers[line], ms=3, color=colors[line], label=s["agent"])
+            ax.plot(x, y, marker=markers[line], ms=3, color=colors[line], label=display_name(s["agent"]))
         ax.set(xlabel="cumulative compute (full-epoch units)", title="all keeps" if k is None else f"keep {k:g}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -116,12 +159,13 @@ def plot(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: P
     fig.tight_layout()
     fig.savefig(directory / "curves.png", dpi=120)
     plt.close(fig)
-    plot_corrupted(summary, rows, directory, plt)
-    plot_class_kept(summary, rows, directory, plt)
+    plot_corrupted(summary, rows, directory, plt, color)
+    plot_class_kept(summary, rows, directory, plt, color)
     return True
 
 
-def plot_corrupted(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: Path, plt: Any) -> bool:
+def plot_corrupted(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: Path, plt: Any,
+                   color: dict[str, Any]) -> bool:
     """``corrupted.png``: the share of kept samples that are corrupted, per epoch, one line per agent
     (and keep), mean over seeds; a dashed line at the training set's share. False without the data
     or when nothing in the training set is corrupted."""
@@ -135,13 +179,13 @@ def plot_corrupted(summary: list[dict[str, Any]], rows: list[dict[str, Any]], di
         length = min(len(c) for c in g)
         y = [np.mean([c[t] for c in g if c[t] is not None]) if any(c[t] is not None for c in g) else np.nan
              for t in range(1, length)]  # epoch 0 is the reset: nothing kept yet
-        name = s["agent"] + ("" if s["keep"] is None or is_frontier(s) else f" k={s['keep']:g}")
+        name = display_name(s["agent"]) + ("" if s["keep"] is None or is_frontier(s) else f" k={s['keep']:g}")
         lines.append((name, s["agent"], 100 * np.asarray(y, dtype=float)))
     if not lines:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, agent, y) in enumerate(lines):
-        ax.plot(np.arange(1, len(y) + 1), y, marker="osD^v<>pXh*"[i % 11], ms=3, color=agent_color(agent, plt),
+        ax.plot(np.arange(1, len(y) + 1), y, marker="osD^v<>pXh*"[i % 11], ms=3, color=color[agent],
                 label=name)
     base = np.nanmean([s["corrupted_fraction"] for s in summary])
     ax.axhline(base, color="gray", ls="--", lw=1, label=f"training set ({base:.1f}%)")
@@ -155,7 +199,8 @@ def plot_corrupted(summary: list[dict[str, Any]], rows: list[dict[str, Any]], di
     return True
 
 
-def plot_class_kept(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: Path, plt: Any) -> bool:
+def plot_class_kept(summary: list[dict[str, Any]], rows: list[dict[str, Any]], directory: Path, plt: Any,
+                    color: dict[str, Any]) -> bool:
     """``class_kept.png``: per class, the share of its samples kept (mean over epochs and seeds), one
     line per agent, one panel per keep (agents without a keep in every panel; the full-data runs,
     which keep everything, left out). False without the data."""
@@ -171,8 +216,8 @@ def plot_class_kept(summary: list[dict[str, Any]], rows: list[dict[str, Any]], d
                 continue
             y = [float(x) for x in s["class_kept"].split()]
             i = names.index(s["agent"])
-            ax.plot(range(len(y)), y, marker="osD^v<>pXh*"[i % 11], ms=4, color=agent_color(s["agent"], plt),
-                    label=s["agent"])
+            ax.plot(range(len(y)), y, marker="osD^v<>pXh*"[i % 11], ms=4, color=color[s["agent"]],
+                    label=display_name(s["agent"]))
         classes = len(y)
         ax.set_xticks(range(classes))
         if "CIFAR10" in summary[0]["setting"] and classes == len(CIFAR10_CLASSES):
@@ -200,10 +245,26 @@ def _seed_range(ns: list[int]) -> str:
     return f"{min(ns)}" if min(ns) == max(ns) else f"{min(ns)}-{max(ns)}"
 
 
+def panel_limits(points: list[tuple[float, float, float]], spread: float = 3.0) -> tuple[float, float]:
+    """The x-range of one leaderboard panel: it fits every entry whose mean lies within ``spread``
+    interquartile ranges (at least 1 point) of the middle half of the means, intervals included, and 0;
+    the entries beyond are drawn at its edge (:func:`leaderboard_figure`)."""
+    means = np.array([m for m, _, _ in points])
+    q1, q3 = np.percentile(means, [25, 75])
+    reach = spread * max(q3 - q1, 1.0)
+    near = [(m, lo, hi) for m, lo, hi in points if q1 - reach <= m <= q3 + reach]
+    lows = [lo if not math.isnan(lo) else m for m, lo, _ in near] + [0.0]
+    highs = [hi if not math.isnan(hi) else m for m, _, hi in near] + [0.0]
+    pad = 0.06 * max(max(highs) - min(lows), 1.0)
+    return min(lows) - pad, max(highs) + pad
+
+
 def leaderboard_figure(path: Path, per_scen: list[Any], agg: list[Any]) -> bool:
     """``leaderboard.png``: dot-and-whisker panels, one per scenario (mean Δ and 95% CI of each entry,
     :class:`~.leaderboard.ScenarioStats`) plus the aggregate IQM (:class:`~.leaderboard.AggregateStats`),
-    one x-scale, a dashed line at Δ = 0 (the full-data frontier); False without matplotlib."""
+    a dashed line at Δ = 0 (the full-data frontier). Each panel's x-axis fits the entries near the middle of
+    that panel (:func:`panel_limits`); an entry beyond it is drawn as a red arrow at the edge with its mean
+    written beside it. Learned entries are labelled by their model's name. False without matplotlib."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -213,23 +274,34 @@ def leaderboard_figure(path: Path, per_scen: list[Any], agg: list[Any]) -> bool:
               for s in sorted({r.scenario for r in per_scen})]
     panels.append(("aggregate IQM", {a.agent: (a.iqm, a.iqm_ci) for a in agg}))
     n_of = {s: _seed_range([r.n for r in per_scen if r.scenario == s]) for s, _ in panels}
-    fig = Figure(figsize=(3.2 * len(panels), 0.45 * len(agents) + 1.8), layout="constrained")
-    axes = fig.subplots(1, len(panels), sharey=True, sharex=True, squeeze=False)[0]
+    fig = Figure(figsize=(3.2 * len(panels), 0.3 * len(agents) + 1.8), layout="constrained")
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     for ax, (title, data) in zip(axes, panels):
+        if not data:
+            continue
+        left, right = panel_limits([(m, lo, hi) for m, (lo, hi) in data.values()])
         for y, agent in enumerate(agents):
             if agent not in data:
                 continue
             m, (lo, hi) = data[agent]
+            if not left <= m <= right:  # far out: an arrow at the edge, its mean beside it
+                edge, arrow, ha = (left, "<", "left") if m < left else (right, ">", "right")
+                ax.plot([edge], [y], arrow, color="tab:red", ms=6, clip_on=False)
+                ax.annotate(f"{m:+.1f}", (edge, y), xytext=(6 if ha == "left" else -6, 0),
+                            textcoords="offset points", ha=ha, va="center", fontsize=7, color="tab:red")
+                continue
             if not math.isnan(lo):
-                ax.plot([lo, hi], [y, y], color="tab:blue", lw=2)
+                ax.plot([max(lo, left), min(hi, right)], [y, y], color="tab:blue", lw=2)
             ax.plot([m], [y], "o", color="black", ms=4)
+        ax.set_xlim(left, right)
         ax.axvline(0.0, color="tab:red", ls="--", lw=1, label="Δ = 0: the full-data frontier")
         ax.set_title(title + (f" (n = {n_of[title]} seeds)" if n_of[title] else f" ({len(panels) - 1} scenarios)"),
                      fontsize=9)
         ax.set_xlabel("Δ vs full-data frontier (pp)", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(range(len(agents)), agents)
+    axes[0].set_yticks(range(len(agents)), [display_name(a) for a in agents], fontsize=8)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=8)
-    fig.suptitle("mean Δ vs the full-data frontier with 95% CIs (dot: mean; aggregate: IQM)", fontsize=9)
+    fig.suptitle("mean Δ vs the full-data frontier with 95% CIs (dot: mean; aggregate: IQM; "
+                 "red arrow: beyond the panel's axis, its mean beside it)", fontsize=9)
     fig.savefig(path, dpi=120)
     return True
