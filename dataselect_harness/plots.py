@@ -19,8 +19,8 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 KEEP_MARKERS = {0.3: "o", 0.5: "s", 0.7: "^"}  # other keeps: "D"; agents without a keep: "P"
 
 
-# Kelly's colours of maximum contrast (Kelly 1965, as listed by Green-Armytage 2010), white and black left out
-# and the gray and the palest (light blue, yellow) moved to the end (the legend's keep markers are gray): neighbours in the list differ most.
+# Kelly's colours of maximum contrast (Kelly 1965, as listed by Green-Armytage 2010), white and black left
+# out; the gray (the legend's keep markers are gray) and the palest moved to the end.
 KELLY = ("#875692", "#F38400", "#0067A5", "#BE0032", "#008856", "#E68FAC", "#882D17", "#8DB600", "#604E97",
          "#F6A600", "#B3446C", "#2B3D26", "#E25822", "#C2B280", "#654522", "#F99379", "#848482", "#DCD300",
          "#A1CAF1", "#F3C300")
