@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -152,19 +153,42 @@ def running(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
-def test_sigterm_stops_a_two_worker_bench_keeps_what_finished_and_leaves_no_process(tmp_path):
-    proc = cli(*FLAGS, "--seeds", "0,1", "--workers", "2", "--out", str(tmp_path))
-    wait_for(lambda: (results.read_results(tmp_path) and any((tmp_path / INFLIGHT).glob("[!t]*.pt")))
-             or proc.poll() is not None)
+LONG = ("bench", "--env", ENV, "--agents", "random", "--keep", "0.03", "--seeds", "0", "--frontier", "", "--epochs", "100",
+        "--threads", "1", "--quiet", "--workers", "2")  # full@0.03 (3 epochs) ends first; full (100) is still running
+
+
+def two_worker_bench(out: Path) -> tuple[subprocess.Popen, set[int]]:
+    """A two-worker bench into ``out`` that has written a row and keeps episodes in flight; its processes."""
+    proc = cli(*LONG, "--out", str(out))
+    wait_for(lambda: (results.read_results(out) and any((out / INFLIGHT).glob("[!t]*.pt"))) or proc.poll() is not None)
     assert proc.poll() is None, "the bench ended before the signal"
     workers = descendants(proc.pid)
+    assert len(workers) >= 2
+    return proc, workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_sigterm_stops_a_two_worker_bench_keeps_what_finished_and_leaves_no_process(tmp_path):
+    proc, workers = two_worker_bench(tmp_path)
     written = len(results.read_results(tmp_path))
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    wait_for(lambda: not any(running(pid) for pid in workers), seconds=30)
-    assert len(workers) >= 2 and not any(running(pid) for pid in workers)
+    wait_for(lambda: not any(running(pid) for pid in workers), seconds=10)  # and multiprocessing's resource tracker
     assert len(results.read_results(tmp_path)) >= written >= 1  # the finished rows are kept
-    assert "in flight kept in" in err and "at their last finished epoch" in err
-    assert list((tmp_path / INFLIGHT).glob("[!t]*.pt"))
+    names = {ep.name: ep.id for ep in plan(BenchArgs(env=ENV, agents=("random",), keep=(0.03,), seeds=(0,),
+                                                     frontier=(), epochs=100))}
+    said = re.search(r"(\d+) episode\(s\) in flight kept in \S+ at their last finished epoch \((.*?)\)", err)
+    assert said, err
+    kept = dict(re.findall(r"([^,]+?): epoch (\d+) of 100", said.group(2)))
+    assert len(kept) == int(said.group(1)) >= 1
+    for name, epoch in kept.items():  # what the message says is what is on disk: no worker trained on after it
+        assert torch.load(inflight_path(tmp_path, names[name.strip()]), weights_only=False)["epoch"] == int(epoch)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_the_workers_of_a_killed_bench_end_with_it(tmp_path):
+    proc, workers = two_worker_bench(tmp_path)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    wait_for(lambda: not any(running(pid) for pid in workers), seconds=10)  # not orphans training for an hour
