@@ -16,7 +16,8 @@ saved at equal accuracy).
 Output in DIR: ``results.jsonl`` (one line per finished episode, appended and flushed),
 ``summary.csv``, ``summary.md``, ``pareto.png``, ``curves.png`` and, where the env knows its
 corrupted samples, ``corrupted.png``. Re-running the same command skips the episodes already in
-``results.jsonl``; ``--time-limit MINUTES`` starts no episode after that time (the running ones
+``results.jsonl`` and resumes the ones stopped in flight (Ctrl-C, SIGTERM, a kill) at their last
+finished epoch (kept in ``DIR/inflight/``); ``--time-limit MINUTES`` starts no episode after that time (the running ones
 finish and are written) and exits with 75, so a time-boxed job (a SLURM slot, a session) can resume.
 
 Data: CIFAR is read from ``--env-kwargs data_root=PATH``, else ``$DATASELECT_DATA``, else

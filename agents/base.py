@@ -9,6 +9,7 @@ one method, :meth:`Agent.act`, on unbatched arrays.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +47,9 @@ class Agent:
     # True for an oracle that reads the env's ground truth (``corrupted``, ``clean_labels``), which
     # no controller may: a reference to compare with, not a competitor (agents.oracles).
     privileged: bool = False
+    # Attributes that are not the agent's state (:meth:`state_dict`): the env (``reset`` sets it) and what
+    # the constructor loads. A subclass that loads more (a trained model) adds their names.
+    not_state: tuple[str, ...] = ("env",)
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -98,6 +102,17 @@ class Agent:
         action = self.act(samples, progress)
         return (action[None] if batched else action), state
 
+    def state_dict(self) -> dict[str, Any]:
+        """A copy of the agent in the middle of an episode: every attribute but those named in
+        ``not_state``, so its generator, its per-episode memory (a static agent's subset, a step
+        count) and its settings. A subclass needs to override this only for state kept outside its
+        attributes (:class:`~agents.sb3_agent.SB3Agent`: torch's global generator)."""
+        return copy.deepcopy({k: v for k, v in vars(self).items() if k not in self.not_state})
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on from :meth:`state_dict` of an agent of this class and arguments; call ``reset(env)`` first."""
+        vars(self).update(copy.deepcopy(state))
+
     def observe(self, obs: dict[str, np.ndarray], reward: float, terminated: bool, truncated: bool,
                 info: dict[str, Any]) -> None:
         """Feedback after a step (no-op by default)."""
@@ -134,7 +149,9 @@ def _jumped_copy(rng: np.random.Generator) -> np.random.Generator:
 
 
 def play_episode(agent: Agent, env: Any, seed: int | None = None, deterministic: bool = True,
-                 on_step: Callable[[dict[str, Any], float, Any], None] | None = None) -> dict[str, Any]:
+                 on_step: Callable[[dict[str, Any], float, Any], None] | None = None, *,
+                 resume: dict[str, Any] | None = None,
+                 on_save: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Play one episode of ``env`` with ``agent``: reset both, then predict, step and observe to the end.
 
     The one episode loop of the project: the harness, the benchmarks and the tests all run it.
@@ -145,11 +162,20 @@ def play_episode(agent: Agent, env: Any, seed: int | None = None, deterministic:
     :param deterministic: passed to ``agent.predict`` (a trained policy's mode; bandits ignore it).
     :param on_step: called as ``on_step(info, reward, action)`` after the reset (reward 0, action None)
         and after every step (the action just taken).
+    :param resume: an :func:`episode_state` that ``on_save`` was given by this episode (same env
+        arguments, agent and seed): the episode goes on from the step it was saved after, exactly as
+        it would have (``on_step`` is called for the steps after it only).
+    :param on_save: called with :func:`episode_state` after every step that does not end the episode
+        (the harness saves it, so that an interrupted episode resumes at its last finished epoch).
     :return: the last step's ``info`` (``test_accuracy``, ``compute``, ...).
     """
     obs, info = env.reset(seed=seed)
     agent.reset(env)
-    if on_step is not None:
+    if resume is not None:
+        env.unwrapped.load_state_dict(resume["env"])
+        agent.load_state_dict(resume["agent"])
+        obs = copy.deepcopy(resume["obs"])
+    elif on_step is not None:
         on_step(info, 0.0, None)
     done = False
     while not done:
@@ -159,4 +185,15 @@ def play_episode(agent: Agent, env: Any, seed: int | None = None, deterministic:
         if on_step is not None:
             on_step(info, float(reward), action)
         done = terminated or truncated
+        if on_save is not None and not done:
+            on_save(episode_state(agent, env, obs))
     return info
+
+
+def episode_state(agent: Agent, env: Any, obs: dict[str, np.ndarray]) -> dict[str, Any]:
+    """What :func:`play_episode` needs to go on with an episode after a step: the env's and the
+    agent's ``state_dict()`` (copies) and ``obs``, the observation the agent acts on next.
+
+    :param env: a gymnasium env whose unwrapped env has ``state_dict`` (:class:`~dataselect_env.env.DataSelectEnv`).
+    """
+    return {"env": env.unwrapped.state_dict(), "agent": agent.state_dict(), "obs": copy.deepcopy(obs)}

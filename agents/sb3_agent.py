@@ -70,6 +70,9 @@ class SB3Agent(Agent):
     :param seed: generator seed when ``reset(env)`` is not called (draws within bins, ties).
     """
 
+    # loaded by the constructor from ``path``, not changed by an episode (the transforms are frozen dataclasses)
+    not_state = ("env", "path", "meta", "model", "vec_normalize", "transform")
+
     def __init__(self, path: str | Path, keep: float | None = None, deterministic: bool = True,
                  device: str = "cpu", seed: int = 0) -> None:
         super().__init__(seed)
@@ -114,6 +117,17 @@ class SB3Agent(Agent):
         """Mask for a raw observation; ``deterministic=True`` or the constructor's flag picks the mode."""
         self._act_deterministic = deterministic or self.deterministic
         return super().predict(obs, state, episode_start, deterministic)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The agent's attributes (:meth:`Agent.state_dict <agents.base.Agent.state_dict>`) and torch's
+        global generator, which a stochastic policy's ``predict`` draws from."""
+        return {**super().state_dict(), "torch_rng": th.get_rng_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on from :meth:`state_dict`; sets torch's global generator as it was there."""
+        state = dict(state)
+        th.set_rng_state(state.pop("torch_rng"))
+        super().load_state_dict(state)
 
     def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
         """The ``(N,)`` int8 mask the policy chooses for one raw observation."""

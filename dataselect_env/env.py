@@ -10,9 +10,10 @@ Over 450 lines: a third of them is the class docstring, the env's manual in Gymn
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import gymnasium as gym
@@ -158,6 +159,11 @@ class DataSelectEnv(gym.Env):
     reported. In the observation, non-finite statistics read as ``NONFINITE_FILL`` (``1e4``;
     ``-1e4`` for -inf), clipped into the observation space's bounds, so the observation is finite
     and inside the space. ``info["val_loss"]`` keeps the measured (non-finite) value.
+
+    **Saving and resuming.** :meth:`state_dict` after any step is a copy of the running episode;
+    ``reset(seed=s)`` with the episode's seed, then :meth:`load_state_dict`, goes on from there with the
+    same observations and ``info``, bit for bit on the CPU (``agents.play_episode(..., resume=...)``
+    does it with the agent's state; a bench keeps one per epoch, so a killed run resumes there).
 
     ## Info
 
@@ -399,6 +405,39 @@ class DataSelectEnv(gym.Env):
     def close(self) -> None:
         """Free the model and the prepared training data (safe to call twice)."""
         self.trainer, self._train_data = None, None
+
+    # ---- saving a running episode --------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """A copy of the running episode after a step: the trainer (weights, optimizer state, its
+        generator, FLOPs), the per-sample statistics, the ledger, the epoch, the last validation, the
+        irreducible losses computed so far and ``np_random``'s state. :meth:`load_state_dict` goes on
+        from it as if the episode had never stopped: on the CPU, the same observations and ``info``,
+        bit for bit (the harness keeps one per epoch, so that a killed bench resumes its episodes).
+
+        :raises RuntimeError: before ``reset()``.
+        """
+        if self.trainer is None:
+            raise RuntimeError("call reset() before state_dict()")
+        return copy.deepcopy({
+            "np_random": self.np_random.bit_generator.state, "trainer": self.trainer.state_dict(),
+            "stats": self.stats.state_dict(), "epoch": self.epoch, "ledger": asdict(self.ledger),
+            "last_lr": self.last_lr, "diverged": self.diverged, "val_accuracy": self.val_accuracy,
+            "val_loss": self.val_loss, "last_info": self.last_info, "irreducible": self._irreducible})
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on from :meth:`state_dict` of an env with the same arguments: call ``reset(seed=s)`` with
+        the episode's seed first (it builds the network this loads into), then step on from there.
+
+        :raises RuntimeError: before ``reset()``.
+        """
+        if self.trainer is None:
+            raise RuntimeError("call reset(seed=...) of the episode before load_state_dict()")
+        self.np_random.bit_generator.state = state["np_random"]
+        self.trainer.load_state_dict(state["trainer"])
+        self.stats.load_state_dict(state["stats"])
+        self.epoch, self.ledger, self.last_lr = int(state["epoch"]), Ledger(**state["ledger"]), state["last_lr"]
+        self.diverged, self.val_accuracy, self.val_loss = state["diverged"], state["val_accuracy"], state["val_loss"]
+        self.last_info, self._irreducible = dict(state["last_info"]), dict(state["irreducible"])
 
     # ---- documented methods for agents -------------------------------------------------------
     def score_samples(self) -> dict[str, np.ndarray]:

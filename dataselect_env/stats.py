@@ -8,6 +8,7 @@ statistics go stale: that is the bandit problem of dynamic pruning).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -142,6 +143,18 @@ class SampleStats:
         self.last_selected[selected] = self.epochs_done
         self.table[:, SELECTED_FRAC] = self.times_selected / self.epochs_done
         self.table[:, EPOCHS_SINCE_SELECTED] = (self.epochs_done - self.last_selected) / self.epochs
+
+    def state_dict(self) -> dict[str, Any]:
+        """The statistics so far: the table, each sample's selection count and last selection, and
+        the epochs closed (tensors by reference: save or copy them before observing more)."""
+        return {"table": self.table, "times_selected": self.times_selected, "last_selected": self.last_selected,
+                "epochs_done": self.epochs_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on from :meth:`state_dict` of statistics of the same shape (tensors copied to this device)."""
+        for name in ("table", "times_selected", "last_selected"):
+            getattr(self, name).copy_(state[name])
+        self.epochs_done = int(state["epochs_done"])
 
     def samples(self, labels: np.ndarray | None = None, shares: np.ndarray | None = None) -> np.ndarray:
         """The ``(N, F)`` float32 observation array (a copy on the CPU).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -197,6 +198,22 @@ class Trainer:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          nesterov=True, weight_decay=cfg.weight_decay)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing, reduction="none")
+
+    def state_dict(self) -> dict[str, Any]:
+        """The trainer between two epochs: the network's weights and buffers, the optimizer's state
+        (momentum), the generator of shuffling and augmentation, and the FLOPs counted so far. Tensors
+        by reference, as ``torch.nn.Module.state_dict`` gives them: save or copy them before training on."""
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "gen": self.gen.get_state(), "flops": self.flops}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on from :meth:`state_dict` of a trainer with the same splits, config and seed: the next
+        epoch trains exactly as it would have there (tensors may come from the CPU: each is copied
+        to this trainer's device; the generator's state stays a CPU tensor, as ``get_state`` gives it)."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["gen"].cpu())
+        self.flops = float(state["flops"])
 
     def autocast(self) -> torch.autocast:
         """The autocast context for this trainer's precision (disabled for fp32)."""

@@ -2,9 +2,10 @@
 episodes into a results directory, report; for a suite, one bench per scenario and the leaderboard.
 
 A bench checks everything before any training (:func:`~.plan.plan`, each env built once), skips the
-episodes already in ``results.jsonl`` (so the same command resumes), writes each finished episode
-as it lands (a crash loses only the episodes in flight), prints one flushed line per episode (also
-when the output is a file) and renders the report at the end.
+episodes already in ``results.jsonl`` and resumes the ones in flight at their last finished epoch
+(:mod:`.inflight`; so the same command goes on after Ctrl-C, SIGTERM, a kill or a crash, and writes
+the rows an uninterrupted run writes), writes each finished episode as it lands, prints one flushed
+line per episode (also when the output is a file) and renders the report at the end.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import suites
+from . import inflight, suites
 from .plan import (
     DEFAULT_FRONTIER,
     BenchArgs,
@@ -136,7 +137,7 @@ def bench(args: BenchArgs, envs_checked: dict[str, EnvShape] | None = None) -> i
     """
     from tqdm.auto import tqdm
 
-    from .run import run_matrix
+    from .run import run_matrix, sigterm_as_ctrl_c
     try:
         args = defaults_for_machine(args)
         episodes = plan(args)
@@ -147,24 +148,34 @@ def bench(args: BenchArgs, envs_checked: dict[str, EnvShape] | None = None) -> i
         print(f"train_agent.py bench: error: {err}", file=sys.stderr)
         return 2
     expected = f"; expected about {expected_minutes(todo, shapes, args):.0f} min here" if todo else ""
+    keeps = args.ray is None  # Ray tasks keep no in-flight episodes (a node's disk need not be the driver's)
+    inflight.tidy(out, {ep.id for ep in episodes} - {ep.id for ep in todo})
+    resuming = inflight.progress(out, [ep.id for ep in todo]) if keeps else {}
     print(f"{len(episodes)} episodes in the matrix, {len(episodes) - len(todo)} already in {out / RESULTS}, "
           f"running {len(todo)} ({'Ray' if args.ray is not None else f'{args.workers} worker(s)'}, "
-          f"{precision_of(args)}){expected}", flush=True)
+          f"{precision_of(args)}){expected}" + in_flight_note(resuming, todo, "resuming"), flush=True)
     write_plan(out, [ep.id for ep in episodes])  # so that a report of a partial run can say so
     commit, start = git_commit(), time.perf_counter()
     bar = tqdm(total=len(episodes), initial=len(episodes) - len(todo), desc="bench", position=0,
                disable=True if args.quiet else None, unit="episode")
     with results_writer(out) as write:
-        on_result = progress_writer(write, commit, bar, len(episodes), len(episodes) - len(todo), start,
+        def write_row(row: dict[str, Any]) -> None:  # then its in-flight file goes
+            write(row)
+            inflight.discard(out, row["id"])
+        on_result = progress_writer(write_row, commit, bar, len(episodes), len(episodes) - len(todo), start,
                                     {ep.id: episode_cost(ep) for ep in todo})
         try:
-            failures = run_matrix(todo, args, on_result) if todo else []
+            with sigterm_as_ctrl_c():
+                failures = run_matrix(todo, args, on_result, str(out) if keeps else None) if todo else []
         except KeyboardInterrupt:
             bar.close()
             ran, minutes = on_result.count - (len(episodes) - len(todo)), (time.perf_counter() - start) / 60
+            kept = inflight.progress(out, [ep.id for ep in todo]) if keeps else {}
             print(f"\ninterrupted after {minutes:.1f} min: {ran} episode(s) finished in this run and are in "
-                  f"{out / RESULTS} ({on_result.count} of {len(episodes)} in all); the episodes in flight were "
-                  f"lost. Run the same command to resume: it starts where this stopped", file=sys.stderr)
+                  f"{out / RESULTS} ({on_result.count} of {len(episodes)} in all)"
+                  + in_flight_note(kept, todo, f"kept in {out / inflight.INFLIGHT}")
+                  + "; an episode in flight that had not finished an epoch starts over. Run the same command to "
+                    "resume: it starts where this stopped", file=sys.stderr)
             return 130
     bar.close()
     finished = {r["id"] for r in read_results(out)}
@@ -254,6 +265,19 @@ def report_dir(directory: str) -> int:
         print(report(d))
     print(write_suite_leaderboard(directory))
     return 0
+
+
+def in_flight_note(found: dict[str, tuple[int, int]], episodes: list[Episode], what: str) -> str:
+    """``"; 2 episode(s) in flight resuming at their last finished epoch (ucb k=0.3 s=0: epoch 2 of 3, ...)"``,
+    or ``""`` when ``found`` is empty.
+
+    :param found: :func:`.inflight.progress` of ``episodes``.
+    :param what: what happens to them (``"resuming"``, ``"kept in DIR/inflight"``).
+    """
+    if not found:
+        return ""
+    each = ", ".join(f"{ep.name}: epoch {found[ep.id][0]} of {found[ep.id][1]}" for ep in episodes if ep.id in found)
+    return f"; {len(found)} episode(s) in flight {what} at their last finished epoch ({each})"
 
 
 def default_out(args: BenchArgs) -> str:

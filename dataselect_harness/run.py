@@ -6,7 +6,9 @@
 - Ray tasks (``--ray [ADDRESS]``): one CPU and, if the cluster has GPUs, one GPU per task.
 
 Every executor hands each finished row to ``on_result`` in the driver (which writes it), and
-reports a failing episode without stopping the others. Local executors start no episode after
+reports a failing episode without stopping the others. Local executors keep each running episode
+after every epoch (:mod:`.inflight`), so that a rerun resumes it there; SIGTERM stops them as Ctrl-C
+does (:func:`sigterm_as_ctrl_c`), and a worker ends with the process that started it. Local executors start no episode after
 ``BenchArgs.deadline`` (``--time-limit``); the ones running then finish and are written. On an env
 that knows its corrupted samples, a row also records what the controller kept
 (:class:`SelectionDiagnostics`).
@@ -14,15 +16,19 @@ that knows its corrupted samples, a row also records what the controller kept
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import json
 import multiprocessing as mp
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
@@ -34,10 +40,13 @@ from tqdm.auto import tqdm
 
 from dataselect_env.hardware import process_tuned, tune_process
 
+from . import inflight as inflight_mod
 from .plan import BenchArgs, Episode
 
 CURVE_KEYS = ("epoch", "val_accuracy", "compute", "keep_fraction", "flops")
 WARMED: set[str] = set()  # (env, kwargs) whose first episode in this process has warmed up
+PARENT: int | None = None  # in a pool worker: the driver's pid (the worker ends when the driver is gone)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @functools.lru_cache(maxsize=1)  # one env per process, reused while consecutive episodes share kwargs
@@ -49,11 +58,16 @@ def cached_env(env_id: str, kwargs_json: str) -> Any:
     return gym.make(env_id, **json.loads(kwargs_json))
 
 
-def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False, tune: bool = False) -> dict[str, Any]:
+def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False, tune: bool = False,
+                inflight: str | None = None) -> dict[str, Any]:
     """Run one episode with ``agents.play_episode``; return its results row (see the README's fields).
 
     :param tune: apply :func:`dataselect_env.hardware.tune_process` in this process first (a worker of
         a driver that has it).
+    :param inflight: the bench's directory: keep the episode in ``DIR/inflight/<id>.pt`` after each
+        epoch, and resume it from there when that file exists (:mod:`.inflight`). The row is then the
+        one an uninterrupted run writes, but for its wall-clock fields (``wall_time``, the curve's
+        ``wall_time``: the epochs kept and those run after the resume; ``finished``). None: neither.
     """
     import torch
 
@@ -69,13 +83,25 @@ def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False, tu
     if key not in WARMED:  # the env's first episode in this process: warm up outside the clock
         env.reset(seed=ep.seed)  # a reset builds the net and runs a validation pass (kernels, allocator)
         WARMED.add(key)
-    curve: dict[str, list] = {k: [] for k in (*CURVE_KEYS, "wall_time")}
-    total = [0.0]
-    start = time.perf_counter()  # the episode's wall time: env construction and the warm-up reset excluded
+    path = inflight_mod.inflight_path(inflight, ep.id) if inflight and hasattr(env.unwrapped, "state_dict") else None
+    saved = inflight_mod.load(path, ep.id, dataselect_env.__version__) if path else None
+    curve: dict[str, list] = saved["curve"] if saved else {k: [] for k in (*CURVE_KEYS, "wall_time")}
+    total = [saved["return"] if saved else 0.0]
+    # the episode's wall time: env construction and the warm-up reset excluded; a resumed one goes on from its kept epochs
+    start = time.perf_counter() - (saved["elapsed"] if saved else 0.0)
     diagnose = SelectionDiagnostics.of(env.unwrapped)
-    with tqdm(total=env.unwrapped.epochs, desc=ep.name, leave=False, disable=True if quiet else None,
-              unit="epoch") as bar:
+    if saved and not quiet:
+        print(f"  {ep.name}: resuming after epoch {saved['epoch']}/{saved['epochs']}", flush=True)
+
+    def keep(state: dict[str, Any]) -> None:  # after an epoch that did not end the episode
+        inflight_mod.save(path, {"id": ep.id, "version": dataselect_env.__version__, "epoch": env.unwrapped.epoch,
+                                 "epochs": env.unwrapped.epochs, "episode": state, "curve": curve, "return": total[0],
+                                 "elapsed": time.perf_counter() - start})
+    with tqdm(total=env.unwrapped.epochs, initial=saved["epoch"] if saved else 0, desc=ep.name, leave=False,
+              disable=True if quiet else None, unit="epoch") as bar:
         def on_step(info: dict[str, Any], reward: float, action: Any) -> None:
+            if PARENT is not None and os.getppid() != PARENT:  # the driver is gone (where prctl is missing)
+                raise SystemExit(f"{ep.name}: the bench that started this worker is gone")
             for k in CURVE_KEYS:
                 curve[k].append(info[k])
             curve["wall_time"].append(time.perf_counter() - start)
@@ -89,7 +115,9 @@ def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False, tu
                     print(f"  {ep.name}: epoch {info['epoch']}/{env.unwrapped.epochs}, val acc "
                           f"{100 * info['val_accuracy']:.2f}%, kept {info['keep_fraction']:.2f}, compute "
                           f"{info['compute']:.2f}, {curve['wall_time'][-1]:.0f}s", flush=True)
-        info = agents.play_episode(agent, env, ep.seed, deterministic=False, on_step=on_step)
+        info = agents.play_episode(agent, env, ep.seed, deterministic=False, on_step=on_step,
+                                   resume=saved["episode"] if saved else None,
+                                   on_save=keep if path and hasattr(agent, "state_dict") else None)
     base = env.unwrapped
     extra = diagnose.summary(curve) if diagnose is not None else {}
     return {"id": ep.id, **asdict(ep), "epochs": base.epochs, "n_train": base.n, **extra,
@@ -159,10 +187,57 @@ def device_name(device: Any) -> str:
     return f"cpu ({cpu_model()}, {os.cpu_count()} cores)"
 
 
-def _init_worker(threads: int | None) -> None:
-    """Process-pool initializer: torch threads of this worker."""
+def _init_worker(threads: int | None, parent: int) -> None:
+    """Process-pool initializer: torch threads of this worker; it ends with the driver ``parent``."""
     import torch
+    global PARENT
     torch.set_num_threads(threads or 1)
+    PARENT = parent
+    die_with_parent(parent)
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel send this process SIGTERM when its parent ``parent`` exits, however it exits
+    (Linux ``prctl(PR_SET_PDEATHSIG)``); elsewhere :func:`run_episode` checks the parent every epoch.
+
+    :raises SystemExit: when ``parent`` is already gone.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        raise SystemExit("the bench that started this worker is gone")
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """Within it, SIGTERM raises ``KeyboardInterrupt`` in the main thread, as Ctrl-C does: the bench
+    stops its workers, keeps what finished and says so (outside the main thread it changes nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's worker processes and wait for them (an interrupted bench: each running
+    episode is kept at its last finished epoch). Python 3.14's ``terminate_workers``, else the pool's
+    process table."""
+    if hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
 
 
 def time_up(deadline: float | None) -> bool:
@@ -170,11 +245,15 @@ def time_up(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-def run_matrix(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict], None]) -> list[str]:
+def run_matrix(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict], None],
+               inflight: str | None = None) -> list[str]:
     """Run ``episodes`` in-process, in a spawn pool, or as Ray tasks; call ``on_result`` per row.
 
     A failing episode is reported and the others go on. Locally, no episode starts after
     ``args.deadline``; the caller sees the ones left out as episodes with neither a row nor a failure.
+
+    :param inflight: the bench's directory, where local executors keep and resume running episodes
+        (:func:`run_episode`); Ray tasks do not (a node's disk need not be the driver's).
     :return: the failures' messages.
     """
     failures: list[str] = []
@@ -190,22 +269,23 @@ def run_matrix(episodes: list[Episode], args: BenchArgs, on_result: Callable[[di
             if time_up(args.deadline):
                 break
             try:
-                on_result(run_episode(ep, args.threads, args.quiet))
+                on_result(run_episode(ep, args.threads, args.quiet, inflight=inflight))
             except Exception as err:  # noqa: BLE001 (one broken episode must not stop the matrix)
                 fail(ep, err)
         cached_env.cache_clear()
     else:
-        run_pool(episodes, args, on_result, fail)
+        run_pool(episodes, args, on_result, fail, inflight)
     return failures
 
 
 def run_pool(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict], None],
-             fail: Callable[[Episode, BaseException], None]) -> None:
+             fail: Callable[[Episode, BaseException], None], inflight: str | None = None) -> None:
     """Run ``episodes`` in ``args.workers`` spawned processes (no per-epoch bars: the driver reports rows).
 
     Episodes are submitted in order as workers free up, so that none starts after ``args.deadline``.
+    Interrupted (Ctrl-C, SIGTERM), it terminates the workers; each also ends when the driver does.
     """
-    pool = ProcessPoolExecutor(args.workers, mp.get_context("spawn"), _init_worker, (args.threads,))
+    pool = ProcessPoolExecutor(args.workers, mp.get_context("spawn"), _init_worker, (args.threads, os.getpid()))
     queue, pending = iter(episodes), {}
 
     def submit_next() -> None:
@@ -213,7 +293,7 @@ def run_pool(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict
         if ep is None:
             return
         try:
-            pending[pool.submit(run_episode, ep, args.threads or 1, True, process_tuned())] = ep
+            pending[pool.submit(run_episode, ep, args.threads or 1, True, process_tuned(), inflight)] = ep
         except BrokenProcessPool as err:  # a worker died (e.g. killed for memory): the rest cannot run
             for rest in (ep, *queue):
                 fail(rest, err)
@@ -230,7 +310,9 @@ def run_pool(episodes: list[Episode], args: BenchArgs, on_result: Callable[[dict
                 else:
                     on_result(fut.result())
                 submit_next()
-    finally:  # on Ctrl-C, do not wait for the running episodes
+    finally:  # on Ctrl-C or SIGTERM, do not wait for the running episodes: each is kept at its last epoch
+        if pending:
+            stop_workers(pool)
         pool.shutdown(wait=not pending, cancel_futures=True)
 
 

@@ -9,17 +9,20 @@ import torch
 from test_train_agent import ENV, MATRIX, N_EPISODES
 
 import dataselect_env  # noqa: F401  (registers the ids)
+from dataselect_harness import inflight as inflight_mod
 from dataselect_harness import plan as harness_plan
 from dataselect_harness import run as harness_run
 from dataselect_harness.bench import bench
 from dataselect_harness.plan import BenchArgs, Episode
 
 
-def test_ctrl_c_says_what_finished_and_what_was_lost(tmp_path, monkeypatch, capsys):
+def test_ctrl_c_says_what_finished_and_what_was_kept(tmp_path, monkeypatch, capsys):
     finished = []
 
-    def first_then_ctrl_c(ep, threads=None, quiet=False):
-        if finished:
+    def first_then_ctrl_c(ep, threads=None, quiet=False, inflight=None):
+        if finished:  # the second episode finished its first epoch of 3 when Ctrl-C came
+            inflight_mod.save(inflight_mod.inflight_path(inflight, ep.id), {"id": ep.id, "epoch": 1, "epochs": 3})
+            finished.append(ep)
             raise KeyboardInterrupt
         finished.append(ep)
         return {"id": ep.id, "agent": ep.agent, "keep": ep.keep, "seed": ep.seed, "test_accuracy": 0.5,
@@ -28,7 +31,10 @@ def test_ctrl_c_says_what_finished_and_what_was_lost(tmp_path, monkeypatch, caps
     assert bench(BenchArgs(**MATRIX, out=str(tmp_path))) == 130
     err = capsys.readouterr().err
     assert "1 episode(s) finished in this run" in err and f"(1 of {N_EPISODES} in all)" in err
-    assert "the episodes in flight were lost" in err and "Run the same command to resume" in err
+    assert (f"1 episode(s) in flight kept in {tmp_path / 'inflight'} at their last finished epoch "
+            f"({finished[1].name}: epoch 1 of 3)") in err
+    assert "an episode in flight that had not finished an epoch starts over" in err
+    assert "Run the same command to resume" in err
 
 
 def test_an_episode_prints_one_line_per_epoch_when_the_output_is_not_a_terminal(capsys):
