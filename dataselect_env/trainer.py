@@ -1,5 +1,9 @@
 """Inner training: one epoch on a subset, returning per-sample losses; evaluation; probes.
 
+The trainer runs passes and charges nothing: what each pass costs (compute, FLOPs) is defined in
+:mod:`~dataselect_env.accounting` and charged by the env's ledger. It measures the one number that
+costs depend on, the network's forward FLOPs per sample (``Trainer.flops_per_forward``).
+
 The whole dataset sits on the device as one tensor. Normalisation, random flip and random
 translation are batched tensor ops; there is no DataLoader and no per-sample Python. The
 per-sample loss, correctness and margin come from the training forward pass itself
@@ -24,8 +28,6 @@ from .data import Splits
 from .hardware import configure_cuda_training, resolve_device, resolve_precision
 from .models import forward_flops, make_model
 
-TRAIN_COST = 3.0  # FLOPs of a training pass (forward + backward) in forward passes
-
 
 def batch_bounds(n: int, batch_size: int) -> list[int]:
     """Boundaries of an epoch's balanced batches: ceil(n / batch_size) batches whose sizes differ by at most one.
@@ -40,12 +42,11 @@ def batch_bounds(n: int, batch_size: int) -> list[int]:
 
 @dataclass
 class EpochResult:
-    """What one epoch of training did and cost.
+    """What one epoch of training did (its cost is the ledger's: :mod:`~dataselect_env.accounting`).
 
     ``order`` holds the trained indices in the order trained; ``loss``, ``correct`` and ``margin``
-    are aligned with it (from the training forward passes). ``lr`` is the last learning rate used,
-    ``flops`` the FLOPs spent (``TRAIN_COST`` forward passes per trained sample). ``diverged``:
-    a training loss or a weight became non-finite (NaN or inf) during the epoch.
+    are aligned with it (from the training forward passes). ``lr`` is the last learning rate used.
+    ``diverged``: a training loss or a weight became non-finite (NaN or inf) during the epoch.
     """
 
     order: torch.Tensor
@@ -53,7 +54,6 @@ class EpochResult:
     correct: torch.Tensor
     margin: torch.Tensor
     lr: float
-    flops: float
     diverged: bool = False
 
 
@@ -159,8 +159,8 @@ def per_sample_stats(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.T
 class Trainer:
     """Builds network ``cfg.model`` and trains it on index subsets of ``splits.x_train``, one epoch per call.
 
-    The trainer owns what training costs: ``flops_per_forward`` (one sample's forward pass) and
-    ``flops``, the FLOPs of everything it has run (training, evaluation, probes). On a CUDA device it
+    ``flops_per_forward`` is one sample's forward FLOPs through the network, which the costs of
+    :mod:`~dataselect_env.accounting` are reckoned from; the trainer counts nothing. On a CUDA device it
     sets the backend's training flags (:func:`~dataselect_env.hardware.configure_cuda_training`:
     cuDNN autotuning, TF32).
 
@@ -188,7 +188,6 @@ class Trainer:
             torch.manual_seed(seed)
             model = make_model(cfg.model, splits.num_classes, splits.input_shape)
         self.flops_per_forward = float(forward_flops(model, splits.input_shape))
-        self.flops = 0.0
         self.is_image = splits.x_train.dim() == 4
         fmt = torch.channels_last if self.is_image else torch.contiguous_format
         self.model = model.to(device, memory_format=fmt)
@@ -224,7 +223,7 @@ class Trainer:
         :param idx: int64 indices into the training set, on the device (at least one).
         :param weights: optional per-sample loss weights aligned with ``idx`` (used as float32).
         :return: the indices in the order trained, per-sample ``loss``, ``correct`` and ``margin``
-            aligned with them, the last learning rate and the FLOPs spent.
+            aligned with them, and the last learning rate.
         """
         self.model.train()
         order = torch.randperm(len(idx), device=self.device, generator=self.gen)
@@ -254,10 +253,8 @@ class Trainer:
             with torch.no_grad():
                 for k, v in per_sample_stats(logits.detach(), y).items():
                     outputs[k].append(v)
-        flops = TRAIN_COST * self.flops_per_forward * len(idx)
-        self.flops += flops
         loss, correct, margin = (torch.cat(outputs[k]) for k in ("loss", "correct", "margin"))
-        return EpochResult(idx, loss, correct, margin, lr, flops, diverged=not self._finite(loss))
+        return EpochResult(idx, loss, correct, margin, lr, diverged=not self._finite(loss))
 
     def _finite(self, loss: torch.Tensor) -> bool:
         """Whether the epoch's losses and the weights are all finite (one device sync per epoch)."""
@@ -269,9 +266,8 @@ class Trainer:
         """Eval-mode forward pass over ``x``: per-sample ``loss``, ``correct`` and ``margin``; with
         ``scores``, also the static-pruning scores ``el2n`` (norm of softmax minus one-hot, Paul et
         al. 2021) and ``grand`` (last-layer gradient norm, ``||p - y|| * sqrt(||h||^2 + 1)``, the
-        GraNd approximation). Counted in ``flops``."""
+        GraNd approximation)."""
         self.model.eval()
-        self.flops += self.flops_per_forward * len(y)
         body, head = self.model.body, self.model.head
         out: dict[str, list[torch.Tensor]] = {}
         for start in range(0, len(y), self.cfg.eval_batch_size):

@@ -51,8 +51,8 @@ def on_one_axis(row: dict[str, Any]) -> dict[str, Any]:
     import gymnasium as gym
 
     import dataselect_env  # noqa: F401  (registers the ids)
+    from dataselect_env.accounting import FORWARD_COST
     from dataselect_env.data import DEFAULT_VAL_SIZE
-    from dataselect_env.env import FORWARD_COST
     registered = {**gym.spec(row["env"]).kwargs, **row["env_kwargs"]}
     n_val = registered.get("val_size") or DEFAULT_VAL_SIZE[registered.get("dataset", "cifar10")]
     cost = FORWARD_COST * n_val / row["n_train"]
