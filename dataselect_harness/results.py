@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = "results.jsonl"
+ROW_SCHEMA = 2  # 2: compute counts every validation pass (val_compute); rows without "schema" are 1
 PLAN = "plan.json"  # the ids of every episode a bench into DIR planned (a union over its runs)
 # Env kwargs left out of an episode's id: where the data is, and how (not which) an episode runs. Every
 # row records its resolved "device" and "precision"; the report never compares rows of two precisions,
