@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -85,3 +86,20 @@ def test_migration_refuses_while_a_bench_writes_and_a_path_without_results(tmp_p
     assert (tmp_path / "results.jsonl").read_bytes() == OLD_ROWS.read_bytes()
     with pytest.raises(SystemExit, match="no results.jsonl"):
         migrate_rows.main([str(tmp_path / "nowhere")])
+
+
+def test_reading_refuses_unmigrated_rows_and_never_rewrites_them(tmp_path):
+    shutil.copy(OLD_ROWS, tmp_path / "results.jsonl")
+    command = re.escape(f"`python benchmarks/migrate_rows.py {tmp_path}`")
+    with pytest.raises(results.UnmigratedRows, match=f"3 of 3 rows .*{command}"):
+        results.read_results(tmp_path)
+    assert (tmp_path / "results.jsonl").read_bytes() == OLD_ROWS.read_bytes()  # refused, and left as it was
+    migrate_rows.main([str(tmp_path)])
+    migrated = (tmp_path / "results.jsonl").read_bytes()
+    rows = results.read_results(tmp_path)
+    assert [r["schema"] for r in rows] == [2, 2, 2] and rows[0]["val_compute_reconstructed"]
+    assert (tmp_path / "results.jsonl").read_bytes() == migrated  # reading rewrites nothing
+    with (tmp_path / "results.jsonl").open("a") as f:
+        f.write(json.dumps({"id": "future", "schema": 3}) + "\n")
+    with pytest.raises(results.UnmigratedRows, match="1 of 4 rows have a row schema above 2"):
+        results.read_results(tmp_path)
