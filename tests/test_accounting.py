@@ -55,6 +55,7 @@ def test_ledger_of_a_small_episode_with_a_probe_a_scoring_call_and_a_reference_r
     assert info["flops"] == pytest.approx(16_000 * f, rel=1e-15)
     assert (info["samples_trained"], info["keep_fraction"]) == (1500, 0.5)
     assert u.ledger.step_compute == 0.0  # every step's passes are booked
+    assert u.ledger.compute == info["compute"]  # the test pass costs FLOPs only
 
 
 def test_ledger_methods_by_hand():
