@@ -1,8 +1,10 @@
 """The data-selection environment: the RL side (spaces, actions, reward, observation, compute ledger).
 
 Data flows one way: ``data`` (splits on the device) -> ``trainer`` (one epoch on the selected
-indices, its per-sample losses and its cost) -> ``stats`` (the per-sample observation) -> this
-env (spaces, reward, compute accounting) -> an agent, whose mask goes back to the trainer.
+indices, its per-sample losses) -> ``stats`` (the per-sample observation) -> this env (spaces,
+reward, and the episode's :class:`~dataselect_env.accounting.Ledger`, which it charges for every
+pass) -> an agent, whose mask goes back to the trainer. What each pass costs is defined in
+:mod:`~dataselect_env.accounting`.
 
 Over 450 lines: a third of them is the class docstring, the env's manual in Gymnasium's layout
 (usage, ids, spaces, feature tables, rewards, arguments, version history), which ``help()`` shows.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import gymnasium as gym
@@ -21,27 +23,15 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from . import accounting, reference
 from . import data as data_mod
-from . import reference
 from . import stats as st
+from .accounting import Ledger
 from .config import EnvConfig
 from .frontier import Frontier, accuracy_at, delta_vs_frontier
-from .trainer import TRAIN_COST, TrainData, Trainer, prepare_data, resolve
+from .trainer import TrainData, Trainer, prepare_data, resolve
 
-FORWARD_COST = 1.0 / 3.0  # a forward-only pass costs a third of a training pass (fwd + bwd)
 FRONTIER_CACHE = 256  # full-data reference runs kept per env by frontier_val_accuracy (seed, E')
-
-
-@dataclass
-class Ledger:
-    """The episode's compute account, in full-epoch units: every forward and backward pass the run
-    makes (samples trained / N; forward-only passes, over the validation split, probes and scoring,
-    at a third per sample / N; reference models converted by their FLOPs)."""
-
-    compute: float = 0.0  # cumulative, full-epoch units, validation included
-    val_compute: float = 0.0  # the part of ``compute`` spent on the validation passes
-    samples_trained: int = 0  # cumulative
-    last_keep: float = 0.0  # fraction of the samples trained in the last epoch
 
 
 class DataSelectEnv(gym.Env):
@@ -282,7 +272,7 @@ class DataSelectEnv(gym.Env):
                                     d.synthetic, label_noise=d.label_noise, noise_type=d.noise_type,
                                     imbalance=d.imbalance, duplicates=d.duplicates).to(self.device)
         self.n = len(self.splits.y_train)
-        self.val_cost = FORWARD_COST * len(self.splits.y_val) / self.n  # one validation pass, full-epoch units
+        self.val_cost = accounting.forward_pass_compute(len(self.splits.y_val), self.n)  # one validation pass
         self.obs_version = cfg.obs_version
         self._labels = self.splits.y_train.cpu().numpy() if self.obs_version >= 1 else None
         self._shares = None if self._labels is None else st.class_shares(self._labels, self.splits.num_classes)
@@ -343,9 +333,12 @@ class DataSelectEnv(gym.Env):
         torch_seed = int(self.np_random.integers(2**62))
         self.trainer = Trainer(self.splits, self.config.train, self.device, self.precision, torch_seed, self.train_data)
         self.stats = st.SampleStats(self.n, self.epochs, self.splits.num_classes, self.device, self.config.ema)
-        self.epoch, self.ledger, self.last_lr, self.diverged = 0, Ledger(self.val_cost, self.val_cost), 0.0, False
+        self.ledger = Ledger(self.n, len(self.splits.y_val), self.trainer.flops_per_forward)
+        self.epoch, self.last_lr, self.diverged = 0, 0.0, False
         self._irreducible = {}
         self.val_accuracy, self.val_loss = self.trainer.evaluate(self.splits.x_val, self.splits.y_val)  # A_0
+        self.ledger.validate()
+        self.ledger.close_step()
         self.last_info = self._info()
         return self._observation(), dict(self.last_info)
 
@@ -368,25 +361,23 @@ class DataSelectEnv(gym.Env):
                               f"(info['diverged'] is True). A lower lr trains.", RuntimeWarning, stacklevel=2)
         self.stats.end_epoch(selected)
         self.epoch += 1
-        step_compute = len(selected) / self.n
-        self.ledger.samples_trained += len(selected)
-        self.ledger.last_keep = len(selected) / self.n
+        self.ledger.train(len(selected))
         if self.config.probe_every and self.epoch % self.config.probe_every == 0:
             scores = self.trainer.forward_stats(self.splits.x_train, self.splits.y_train)
             self.stats.observe(torch.arange(self.n, device=self.device), scores["loss"],
                                scores["correct"], scores["margin"])
-            step_compute += FORWARD_COST
-        step_compute += self.val_cost  # the validation pass after the epoch
-        self.ledger.compute += step_compute
-        self.ledger.val_compute += self.val_cost
+            self.ledger.probe()
         prev_acc = self.val_accuracy
         self.val_accuracy, self.val_loss = self.trainer.evaluate(self.splits.x_val, self.splits.y_val)
+        self.ledger.validate()  # the validation pass after the epoch
+        step_compute = self.ledger.close_step()
         terminated = self.epoch >= self.epochs or self._budget_spent() or self.diverged
         reward = self._reward(self.val_accuracy - prev_acc, step_compute, terminated)
         info = self._info()
         if terminated:
             info["test_accuracy"], info["test_loss"] = self.trainer.evaluate(self.splits.x_test, self.splits.y_test)
-            info["flops"] = self.trainer.flops
+            self.ledger.test(len(self.splits.y_test))
+            info["flops"] = self.ledger.flops
         self.last_info = info
         return self._observation(), reward, terminated, False, dict(info)
 
@@ -451,7 +442,7 @@ class DataSelectEnv(gym.Env):
         if self.trainer is None:
             raise RuntimeError("call reset() before score_samples()")
         scores = self.trainer.forward_stats(self.splits.x_train, self.splits.y_train, scores=True)
-        self.ledger.compute += FORWARD_COST
+        self.ledger.score()
         return {k: v.cpu().numpy() for k, v in scores.items()}
 
     def irreducible_loss(self, model: str = "tiny", epochs: int = 3) -> np.ndarray:
@@ -467,11 +458,11 @@ class DataSelectEnv(gym.Env):
         cross-entropy in eval mode (no augmentation).
 
         The reference FLOPs (training, ``TRAIN_COST`` forward passes per sample-epoch, plus the
-        scoring passes) are added to ``info["flops"]`` and, converted to the main model's
-        full-epoch units (``ref_flops / (TRAIN_COST * flops_per_forward * N)``), to
-        ``info["compute"]``, from the next step on (the compute budget counts them). The result
-        is cached for the episode: calling again with the same arguments returns the cached
-        array and charges nothing.
+        scoring passes: :func:`~dataselect_env.accounting.reference_run_flops`) are added to
+        ``info["flops"]`` and, converted to the main model's full-epoch units
+        (``ref_flops / (TRAIN_COST * flops_per_forward * N)``), to ``info["compute"]``, from the
+        next step on (the compute budget counts them). The result is cached for the episode:
+        calling again with the same arguments returns the cached array and charges nothing.
 
         :param model: reference network (``dataselect_env.models.MODELS``); ``"tiny"`` costs about
             a seventh of ``"small"`` per CIFAR sample.
@@ -490,8 +481,7 @@ class DataSelectEnv(gym.Env):
             raise ValueError(f"irreducible_loss needs at least 2 training samples to cross-fit, got N={self.n}")
         loss, ref_flops = reference.cross_fitted_loss(self.splits, ref_cfg, self.device, self.precision,
                                                       self.trainer.gen.initial_seed(), self.train_data)
-        self.trainer.flops += ref_flops  # the episode's FLOPs (info["flops"]) are the trainer's count
-        self.ledger.compute += ref_flops / (TRAIN_COST * self.trainer.flops_per_forward * self.n)
+        self.ledger.reference(ref_flops)
         self._irreducible[key] = loss.cpu().numpy().astype(np.float32)
         return self._irreducible[key].copy()
 
@@ -533,9 +523,9 @@ class DataSelectEnv(gym.Env):
         """
         if self.trainer is None:
             raise RuntimeError("call reset() before frontier_val_accuracy()")
-        x = lambda e: e + (e + 1) * self.val_cost  # noqa: E731
+        x = lambda e: accounting.full_data_compute(e, self.val_cost)  # noqa: E731
         c = min(max(float(compute), x(0)), x(self.epochs))
-        e = round((c - self.val_cost) / (1 + self.val_cost), 9)  # rounded: a full run's own compute is a point
+        e = accounting.full_data_epochs(c, self.val_cost)  # rounded: a full run's own compute is a point
         points = sorted({math.floor(e), math.ceil(e)})
         return Frontier.from_points([x(p) for p in points], [self._full_data_val(p) for p in points]), c
 
@@ -596,7 +586,7 @@ class DataSelectEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "samples_trained": self.ledger.samples_trained, "compute": self.ledger.compute,
                 "val_compute": self.ledger.val_compute,
-                "flops": self.trainer.flops, "val_accuracy": self.val_accuracy, "val_loss": self.val_loss,
+                "flops": self.ledger.flops, "val_accuracy": self.val_accuracy, "val_loss": self.val_loss,
                 "keep_fraction": self.ledger.last_keep, "lr": self.last_lr, "diverged": self.diverged}
 
     def _observation(self) -> dict[str, np.ndarray]:

@@ -6,7 +6,8 @@
   ``vs_frontier`` reward (not charged: it measures the controller, it is not part of it).
 
 Both build :class:`~dataselect_env.trainer.Trainer` s with the env's data, device and precision,
-so they train exactly as an episode's model does; the env decides what to cache and what to charge.
+so they train exactly as an episode's model does; the env decides what to cache and what to charge
+(its ledger, :mod:`~dataselect_env.accounting`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from .accounting import reference_run_flops
 from .config import TrainConfig
 from .data import Splits, stratified_indices
 from .trainer import TrainData, Trainer
@@ -55,7 +57,7 @@ def cross_fitted_loss(splits: Splits, cfg: TrainConfig, device: torch.device, pr
         for epoch in range(cfg.epochs):
             ref.train_epoch(epoch, train_idx)
         loss[score_idx] = ref.forward_stats(splits.x_train[score_idx], splits.y_train[score_idx])["loss"]
-        flops += ref.flops
+        flops += reference_run_flops(ref.flops_per_forward, len(train_half), cfg.epochs, len(score_half))
     return loss, flops
 
 

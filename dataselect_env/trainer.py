@@ -1,5 +1,9 @@
 """Inner training: one epoch on a subset, returning per-sample losses; evaluation; probes.
 
+The trainer runs passes and charges nothing: what each pass costs (compute, FLOPs) is defined in
+:mod:`~dataselect_env.accounting` and charged by the env's ledger. It measures the one number that
+costs depend on, the network's forward FLOPs per sample (``Trainer.flops_per_forward``).
+
 The whole dataset sits on the device as one tensor. Normalisation, random flip and random
 translation are batched tensor ops; there is no DataLoader and no per-sample Python. The
 per-sample loss, correctness and margin come from the training forward pass itself
@@ -25,8 +29,6 @@ from .data import Splits
 from .hardware import configure_cuda_training, resolve_device, resolve_precision
 from .models import forward_flops, make_model
 
-TRAIN_COST = 3.0  # FLOPs of a training pass (forward + backward) in forward passes
-
 
 def batch_bounds(n: int, batch_size: int) -> list[int]:
     """Boundaries of an epoch's balanced batches: ceil(n / batch_size) batches whose sizes differ by at most one.
@@ -41,12 +43,11 @@ def batch_bounds(n: int, batch_size: int) -> list[int]:
 
 @dataclass
 class EpochResult:
-    """What one epoch of training did and cost.
+    """What one epoch of training did (its cost is the ledger's: :mod:`~dataselect_env.accounting`).
 
     ``order`` holds the trained indices in the order trained; ``loss``, ``correct`` and ``margin``
-    are aligned with it (from the training forward passes). ``lr`` is the last learning rate used,
-    ``flops`` the FLOPs spent (``TRAIN_COST`` forward passes per trained sample). ``diverged``:
-    a training loss or a weight became non-finite (NaN or inf) during the epoch.
+    are aligned with it (from the training forward passes). ``lr`` is the last learning rate used.
+    ``diverged``: a training loss or a weight became non-finite (NaN or inf) during the epoch.
     """
 
     order: torch.Tensor
@@ -54,7 +55,6 @@ class EpochResult:
     correct: torch.Tensor
     margin: torch.Tensor
     lr: float
-    flops: float
     diverged: bool = False
 
 
@@ -160,8 +160,8 @@ def per_sample_stats(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.T
 class Trainer:
     """Builds network ``cfg.model`` and trains it on index subsets of ``splits.x_train``, one epoch per call.
 
-    The trainer owns what training costs: ``flops_per_forward`` (one sample's forward pass) and
-    ``flops``, the FLOPs of everything it has run (training, evaluation, probes). On a CUDA device it
+    ``flops_per_forward`` is one sample's forward FLOPs through the network, which the costs of
+    :mod:`~dataselect_env.accounting` are reckoned from; the trainer counts nothing. On a CUDA device it
     sets the backend's training flags (:func:`~dataselect_env.hardware.configure_cuda_training`:
     cuDNN autotuning, TF32).
 
@@ -189,7 +189,6 @@ class Trainer:
             torch.manual_seed(seed)
             model = make_model(cfg.model, splits.num_classes, splits.input_shape)
         self.flops_per_forward = float(forward_flops(model, splits.input_shape))
-        self.flops = 0.0
         self.is_image = splits.x_train.dim() == 4
         fmt = torch.channels_last if self.is_image else torch.contiguous_format
         self.model = model.to(device, memory_format=fmt)
@@ -201,10 +200,10 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """The trainer between two epochs: the network's weights and buffers, the optimizer's state
-        (momentum), the generator of shuffling and augmentation, and the FLOPs counted so far. Tensors
+        (momentum) and the generator of shuffling and augmentation (the env's ledger counts the FLOPs). Tensors
         by reference, as ``torch.nn.Module.state_dict`` gives them: save or copy them before training on."""
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "gen": self.gen.get_state(), "flops": self.flops}
+                "gen": self.gen.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Go on from :meth:`state_dict` of a trainer with the same splits, config and seed: the next
@@ -213,7 +212,6 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.gen.set_state(state["gen"].cpu())
-        self.flops = float(state["flops"])
 
     def autocast(self) -> torch.autocast:
         """The autocast context for this trainer's precision (disabled for fp32)."""
@@ -241,7 +239,7 @@ class Trainer:
         :param idx: int64 indices into the training set, on the device (at least one).
         :param weights: optional per-sample loss weights aligned with ``idx`` (used as float32).
         :return: the indices in the order trained, per-sample ``loss``, ``correct`` and ``margin``
-            aligned with them, the last learning rate and the FLOPs spent.
+            aligned with them, and the last learning rate.
         """
         self.model.train()
         order = torch.randperm(len(idx), device=self.device, generator=self.gen)
@@ -271,10 +269,8 @@ class Trainer:
             with torch.no_grad():
                 for k, v in per_sample_stats(logits.detach(), y).items():
                     outputs[k].append(v)
-        flops = TRAIN_COST * self.flops_per_forward * len(idx)
-        self.flops += flops
         loss, correct, margin = (torch.cat(outputs[k]) for k in ("loss", "correct", "margin"))
-        return EpochResult(idx, loss, correct, margin, lr, flops, diverged=not self._finite(loss))
+        return EpochResult(idx, loss, correct, margin, lr, diverged=not self._finite(loss))
 
     def _finite(self, loss: torch.Tensor) -> bool:
         """Whether the epoch's losses and the weights are all finite (one device sync per epoch)."""
@@ -286,9 +282,8 @@ class Trainer:
         """Eval-mode forward pass over ``x``: per-sample ``loss``, ``correct`` and ``margin``; with
         ``scores``, also the static-pruning scores ``el2n`` (norm of softmax minus one-hot, Paul et
         al. 2021) and ``grand`` (last-layer gradient norm, ``||p - y|| * sqrt(||h||^2 + 1)``, the
-        GraNd approximation). Counted in ``flops``."""
+        GraNd approximation)."""
         self.model.eval()
-        self.flops += self.flops_per_forward * len(y)
         body, head = self.model.body, self.model.head
         out: dict[str, list[torch.Tensor]] = {}
         for start in range(0, len(y), self.cfg.eval_batch_size):

@@ -3,6 +3,10 @@
 The driver appends, flushes and fsyncs one line per episode (:func:`results_writer`), so a crash
 never loses an episode already written; :func:`read_results` ignores a partial last line left by a
 killed run. Tables and plots are made from this file by ``harness.report``.
+
+Every row carries ``"schema": ROW_SCHEMA``. Reading never rewrites a row: a file holding rows of an
+older schema (written before rows carried one) is refused until ``python benchmarks/migrate_rows.py
+DIR`` has migrated it, once (:class:`UnmigratedRows`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = "results.jsonl"
+ROW_SCHEMA = 2  # 2: compute counts every validation pass (val_compute); rows without "schema" are 1
+MIGRATE = "python benchmarks/migrate_rows.py"  # the one-off migration of older rows (its docstring says what it does)
 PLAN = "plan.json"  # the ids of every episode a bench into DIR planned (a union over its runs)
 # Env kwargs left out of an episode's id: where the data is, and how (not which) an episode runs. Every
 # row records its resolved "device" and "precision"; the report never compares rows of two precisions,
@@ -25,8 +31,17 @@ NOT_IN_ID = ("data_root", "download", "device", "precision")
 NOT_IN_SETTING = ("obs_version",)
 
 
+class UnmigratedRows(ValueError):
+    """A results file holds rows of another schema than :data:`ROW_SCHEMA`; the message names the
+    file, how many rows and the command that migrates them."""
+
+
 def read_results(directory: str | Path) -> list[dict[str, Any]]:
-    """Rows of ``DIR/results.jsonl``; a partial or corrupt line (a killed run's) is skipped."""
+    """Rows of ``DIR/results.jsonl`` as written; a partial or corrupt line (a killed run's) is skipped.
+
+    :raises UnmigratedRows: if a row's ``schema`` is not :data:`ROW_SCHEMA` (an older row: run
+        ``python benchmarks/migrate_rows.py DIR`` once; a newer one: a newer dataselect wrote it).
+    """
     path = Path(directory) / RESULTS
     rows = []
     if path.exists():
@@ -34,31 +49,25 @@ def read_results(directory: str | Path) -> list[dict[str, Any]]:
             with contextlib.suppress(json.JSONDecodeError):
                 row = json.loads(line)
                 if isinstance(row, dict) and "id" in row:
-                    rows.append(on_one_axis(row))
+                    rows.append(row)
+    check_schema(rows, path)
     return rows
 
 
-def on_one_axis(row: dict[str, Any]) -> dict[str, Any]:
-    """``row`` with its compute counting the validation passes, as the env counts them since it
-    writes ``val_compute``: a row written before (no ``val_compute``) gets its ``(E + 1)`` passes of
-    ``n_val / (3 N)`` added to ``compute`` and to the curve's per-epoch compute, read off its own
-    ``env_kwargs`` (``val_size``, else the dataset's default), ``n_train`` and curve length, and is
-    marked ``val_compute_reconstructed``. A row without ``n_train`` or a curve is returned as it is.
-    """
-    epochs = row.get("curve", {}).get("epoch")
-    if "val_compute" in row or "n_train" not in row or not epochs:
-        return row
-    import gymnasium as gym
+def check_schema(rows: list[dict[str, Any]], path: str | Path) -> None:
+    """Refuse ``rows`` (read from ``path``) unless every one has ``"schema": ROW_SCHEMA``.
 
-    import dataselect_env  # noqa: F401  (registers the ids)
-    from dataselect_env.data import DEFAULT_VAL_SIZE
-    from dataselect_env.env import FORWARD_COST
-    registered = {**gym.spec(row["env"]).kwargs, **row["env_kwargs"]}
-    n_val = registered.get("val_size") or DEFAULT_VAL_SIZE[registered.get("dataset", "cifar10")]
-    cost = FORWARD_COST * n_val / row["n_train"]
-    curve = {**row["curve"], "compute": [c + (i + 1) * cost for i, c in enumerate(row["curve"]["compute"])]}
-    return {**row, "compute": row["compute"] + len(epochs) * cost, "val_compute": len(epochs) * cost,
-            "val_compute_reconstructed": True, "curve": curve}
+    :raises UnmigratedRows: naming the file, the count, and :data:`MIGRATE` for older rows.
+    """
+    older = sum(row.get("schema", 1) < ROW_SCHEMA for row in rows)
+    newer = sum(row.get("schema", 1) > ROW_SCHEMA for row in rows)
+    if older:
+        raise UnmigratedRows(f"{path}: {older} of {len(rows)} rows were written before rows carried \"schema\": "
+                             f"{ROW_SCHEMA}, and reading does not rewrite them; migrate them once with "
+                             f"`{MIGRATE} {Path(path).parent}`, then read again")
+    if newer:
+        raise UnmigratedRows(f"{path}: {newer} of {len(rows)} rows have a row schema above {ROW_SCHEMA}, "
+                             "written by a newer dataselect; read them with that version")
 
 
 @contextlib.contextmanager

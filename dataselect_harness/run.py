@@ -42,6 +42,7 @@ from dataselect_env.hardware import process_tuned, tune_process
 
 from . import inflight as inflight_mod
 from .plan import BenchArgs, Episode
+from .results import ROW_SCHEMA
 
 CURVE_KEYS = ("epoch", "val_accuracy", "compute", "keep_fraction", "flops")
 WARMED: set[str] = set()  # (env, kwargs) whose first episode in this process has warmed up
@@ -120,7 +121,7 @@ def run_episode(ep: Episode, threads: int | None = None, quiet: bool = False, tu
                                    on_save=keep if path and hasattr(agent, "state_dict") else None)
     base = env.unwrapped
     extra = diagnose.summary(curve) if diagnose is not None else {}
-    return {"id": ep.id, **asdict(ep), "epochs": base.epochs, "n_train": base.n, **extra,
+    return {"id": ep.id, "schema": ROW_SCHEMA, **asdict(ep), "epochs": base.epochs, "n_train": base.n, **extra,
             "test_accuracy": info["test_accuracy"], "test_loss": info["test_loss"],
             "val_accuracy": info["val_accuracy"], "compute": info["compute"], "val_compute": info["val_compute"],
             "flops": info["flops"],

@@ -38,7 +38,7 @@ def row(scenario: str, seed: int, agent: str, compute: float, accuracy: float, k
     return {"id": f"{scenario}-{agent}-{seed}", "env": "DataSelect/Synthetic-v0", "env_kwargs": {"epochs": epochs},
             "bench_epochs": epochs, "precision": "fp32", "device": "cpu", "agent": agent,
             "agent_kwargs": {} if keep is None else {"keep": keep}, "keep": keep, "seed": seed, "compute": compute,
-            "val_compute": 0.0, "test_accuracy": accuracy / 100, "flops": 1.0, "wall_time": 1.0, "curve": {}}
+            "val_compute": 0.0, "test_accuracy": accuracy / 100, "flops": 1.0, "wall_time": 1.0, "curve": {}, "schema": 2}
 
 
 def write_suite(directory) -> None:
@@ -120,20 +120,6 @@ def test_a_frontier_run_validates_on_the_rows_schedule():
     assert short["compute"] == pytest.approx(2 + 3 * val_cost, abs=1e-12)
     assert long_env.unwrapped.frontier_val_accuracy(short["compute"]) == short["val_accuracy"]
     assert rewards[-1] == 0.0
-
-
-def test_old_rows_are_brought_onto_the_one_compute_axis():
-    from dataselect_harness.results import on_one_axis
-    old = {**row("a", 0, "random", 5.0, 60.0, 0.5), "n_train": 5000, "env": "DataSelect/CIFAR10Proxy-v0",
-           "env_kwargs": {"val_size": 1000, "epochs": 10},
-           "curve": {"epoch": list(range(11)), "compute": [0.5 * e for e in range(11)]}}
-    del old["val_compute"]  # written before the env counted validation
-    new = on_one_axis(old)
-    assert new["compute"] == pytest.approx(5.0 + 11 * 1000 / (3 * 5000), abs=1e-12)  # 11 passes of 1/15 epoch
-    assert new["curve"]["compute"][0] == pytest.approx(1 / 15) and new["curve"]["compute"][-1] == new["compute"]
-    assert new["val_compute_reconstructed"] and on_one_axis(new) == new
-    default = {**old, "env_kwargs": {"epochs": 10}}  # val_size not given: CIFAR's default 5,000
-    assert on_one_axis(default)["compute"] == pytest.approx(5.0 + 11 * 5000 / (3 * 5000), abs=1e-12)
 
 
 def test_probability_of_improvement_pairs_each_entry_with_random_at_its_own_compute():

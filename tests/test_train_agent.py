@@ -238,11 +238,11 @@ def test_selection_diagnostics_record_the_corrupted_share_of_the_kept_samples():
 def test_rows_land_in_a_results_file_replaced_mid_run(tmp_path):
     path = tmp_path / "results.jsonl"
     with results.results_writer(tmp_path) as write:
-        write({"id": "a"})
+        write({"id": "a", "schema": results.ROW_SCHEMA})
         saved = path.read_bytes()
         path.unlink()  # what git stash / git checkout do to a committed results file: a new file
         path.write_bytes(saved)
-        write({"id": "b"})
+        write({"id": "b", "schema": results.ROW_SCHEMA})
     assert [r["id"] for r in results.read_results(tmp_path)] == ["a", "b"]
 
 
