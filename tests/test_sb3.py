@@ -255,6 +255,7 @@ def test_each_interface_trains_on_the_proxy_and_acts_on_another_n(tmp_path, cifa
 
 # ---- learning ----------------------------------------------------------------------------------
 
+@pytest.mark.slow  # 3 PPO trainings; that each interface trains and acts is checked fast above
 def test_ppo_learns_to_beat_random_on_noisy_labels_in_three_training_seeds(tmp_path):
     """40% mislabeled samples, keep 0.3: PPO on LossBins (600 env steps), training seeds 0, 1, 2,
     each against random on the same five held-out episodes (seeds 100-104).
