@@ -8,7 +8,7 @@ Domain randomisation of the training tasks, as in Learning to Teach (Fan et al. 
 teacher is trained on some tasks and applied to others.
 
 Since N changes from task to task, a policy needs an N-independent view: the
-``dataselect_env.wrappers`` (``LossBins``, ``LinearScore``) on top of this env, or ``pad=True``
+``agents.wrappers`` (``LossBins``, ``LinearScore``) on top of this env, or ``pad=True``
 for the per-sample ``DeepSetsPolicy``. The task's observable descriptors (:data:`TASK_FEATURES`:
 keep fraction, schedule length, dataset size) are appended to the progress features; noise and
 imbalance stay hidden (the policy has to read them from the loss statistics).

@@ -11,10 +11,10 @@ import torch
 
 import agents
 import dataselect_env  # noqa: F401
+from agents.wrappers import FiniteGuard, LinearScore, LossBins
 from dataselect_env import PROGRESS_FEATURES
 from dataselect_env.selection import keep_count
 from dataselect_env.tasks import TASK_FEATURES, Task, TaskRanges, task_features
-from dataselect_env.wrappers import FiniteGuard, LinearScore, LossBins
 
 TASKS = "DataSelect/Tasks-v0"
 SMALL = {"train_subset": (200, 400), "epochs": (2, 3)}  # cheap tasks: N 60-400, 2-3 epochs
