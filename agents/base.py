@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from dataselect_env.padding import pad_action, real_rows
 from dataselect_env.stats import EPOCH_FRAC
 
 
@@ -23,7 +24,9 @@ class Agent:
     Call ``reset(env)`` after ``env.reset()`` at the start of an episode, ``predict(obs)`` before
     each step, and ``observe(...)`` after it. ``reset`` reads, from ``env.unwrapped``, only the
     documented attributes ``n``, ``epochs``, ``action_mode`` and ``np_random`` (the agent's
-    generator is a jumped copy of ``np_random``: seeded by the env, without advancing it).
+    generator is a jumped copy of ``np_random``: seeded by the env, without advancing it). A padded
+    observation (a task env's, with ``valid``) is cut to its real rows before :meth:`act` and the
+    action padded back (:mod:`dataselect_env.padding`).
 
     When ``reset`` is never called (SB3's ``evaluate_policy`` does not call it) the agent
     initialises itself from the first observation: N from its shape, a generator from ``seed``.
@@ -76,17 +79,20 @@ class Agent:
         """Action for observation ``obs``, batched (leading dim 1, as from a VecEnv) or not.
 
         ``state``, ``episode_start`` and ``deterministic`` are accepted for SB3 compatibility;
-        ``state`` is passed through.
+        ``state`` is passed through. A padded observation (with ``valid``) is acted on in its real
+        rows; the action is padded back to the observation's rows.
 
         :return: ``(action, state)``, the action batched like ``obs``.
         """
-        samples, progress = np.asarray(obs["samples"]), np.asarray(obs["progress"])
-        batched = samples.ndim == 3
+        batched = np.ndim(obs["samples"]) == 3
         if batched:
-            if samples.shape[0] != 1:
+            if len(obs["samples"]) != 1:
                 raise ValueError(f"agents keep per-episode state for one env; got a batch of "
-                                 f"{samples.shape[0]} observations (use a VecEnv with one env)")
-            samples, progress = samples[0], progress[0]
+                                 f"{len(obs['samples'])} observations (use a VecEnv with one env)")
+            obs = {k: v[0] for k, v in obs.items()}
+        rows = len(obs["samples"])
+        obs = real_rows(obs)
+        samples, progress = np.asarray(obs["samples"]), np.asarray(obs["progress"])
         n = samples.shape[0]
         if self.n is not None and self.n != n and self.env is not None:
             raise ValueError(f"observation has {n} samples but reset() saw an env with {self.n}")
@@ -95,7 +101,7 @@ class Agent:
         if self.n != n or progress[EPOCH_FRAC] == 0:
             self.n = n
             self.start_episode()
-        action = self.act(samples, progress)
+        action = pad_action(self.act(samples, progress), rows)
         return (action[None] if batched else action), state
 
     def observe(self, obs: dict[str, np.ndarray], reward: float, terminated: bool, truncated: bool,

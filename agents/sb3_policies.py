@@ -62,7 +62,7 @@ class DeepSetsPolicy(ActorCriticPolicy):
     - actor: ``[phi_i, s] -> H -> 1``, the Bernoulli logit of keeping sample i;
     - critic: ``s -> H -> 1``.
 
-    A padded observation (``dataselect_env.tasks.TaskEnv(pad=True)``: a ``valid`` entry marking
+    A padded observation (``dataselect_env.tasks.TaskEnv``'s: a ``valid`` entry marking
     the real rows) is pooled and standardised over the real rows only, and padding rows get a
     keep probability of 0, so one policy trains across tasks of different N.
 

@@ -11,8 +11,9 @@ applies it inside ``reset``/``step``; a saved policy (``agents.sb3_agent.SB3Agen
 very same functions to a raw observation at evaluation time.
 
 On a task distribution (``dataselect_env.tasks``) the wrappers take each task's keep fraction,
-and pass its descriptors on in the observation. :class:`FiniteGuard` keeps NaN and infinity (a
-diverged inner run) away from the RL algorithm.
+pass its descriptors on in the observation, read the real rows of its padded observation and
+pad their masks back (:mod:`dataselect_env.padding`). :class:`FiniteGuard` keeps NaN and
+infinity (a diverged inner run) away from the RL algorithm.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from gymnasium import spaces
 
 from dataselect_env import stats as st
+from dataselect_env.padding import pad_action, real_rows
 
 from .rule_space import RuleSpaceTransform
 from .transforms import LinearScoreTransform, LossBinsTransform, Transform
@@ -51,7 +53,8 @@ class SelectionWrapper(gym.Wrapper):
     On a task distribution (``dataselect_env.tasks.TaskEnv``, e.g. ``DataSelect/Tasks-v0``) that
     draws a keep fraction per task, the task's fraction replaces the wrapper's ``keep`` at every
     step, and the task descriptors the env appends to the progress features pass into the
-    observation (its first entries are always the env's progress vector).
+    observation (its first entries are always the env's progress vector). The transform sees the
+    real rows of the padded observation only, and its mask is padded back to the env's N_max.
 
     :param env: a ``DataSelectEnv`` (or a wrapper of one) with the raw Dict observation.
     :param transform: the mapping between the raw and the small spaces.
@@ -61,8 +64,6 @@ class SelectionWrapper(gym.Wrapper):
         if not (isinstance(env.observation_space, spaces.Dict) and "samples" in env.observation_space.spaces):
             raise TypeError(f"{type(self).__name__} wraps the raw data-selection env (Dict observation with "
                             f"'samples' and 'progress'); got observation space {env.observation_space}")
-        if "valid" in env.observation_space.spaces:
-            raise TypeError(f"{type(self).__name__} summarises all N rows: wrap the task env with pad=False")
         super().__init__(env)
         self.follows_task = bool(getattr(env.unwrapped, "draws_keep", False))  # the env sets keep per episode
         if self.follows_task and transform.keep is None:
@@ -81,8 +82,8 @@ class SelectionWrapper(gym.Wrapper):
         """
         obs, info = self.env.reset(seed=seed, options=options)
         self._rng = np.random.default_rng(seed if seed is not None else self.env.np_random.integers(2**63))
-        self._obs = obs
-        return self.transform.observation(obs), info
+        self._obs = real_rows(obs)
+        return self.transform.observation(self._obs), info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Map the action to a mask (``info["keep_fraction"]`` reports the kept share), step the env.
@@ -95,9 +96,9 @@ class SelectionWrapper(gym.Wrapper):
         mask = self.transform.action_to_mask(action, self._obs, self._rng, keep=keep)
         if isinstance(self.env.action_space, spaces.Box):  # weights mode: weight 1 on the kept samples
             mask = mask.astype(np.float32)
-        obs, reward, terminated, truncated, info = self.env.step(mask)
-        self._obs = obs
-        return self.transform.observation(obs), reward, terminated, truncated, info
+        obs, reward, terminated, truncated, info = self.env.step(pad_action(mask, self.env.action_space.shape[0]))
+        self._obs = real_rows(obs)
+        return self.transform.observation(self._obs), reward, terminated, truncated, info
 
 
 class LossBins(SelectionWrapper, gym.utils.RecordConstructorArgs):

@@ -213,7 +213,7 @@ def train(cfg: TrainArgs) -> Path:
 
 def env_kwargs(cfg: TrainArgs) -> dict[str, Any]:
     """The ``gym.make`` kwargs of the training env: ``--env-kwargs``, ``--reward`` and, on a task
-    env, ``--keep`` as the keep range and ``pad=True`` for the set interface.
+    env, ``--keep`` as the keep range (a task env's spaces are padded for every interface).
 
     :param cfg: training arguments.
     """
@@ -223,8 +223,6 @@ def env_kwargs(cfg: TrainArgs) -> dict[str, Any]:
     if is_task_env(cfg.env):
         if cfg.keep is not None:
             kw["keep"] = (cfg.keep, cfg.keep)
-        if cfg.interface == "set":
-            kw["pad"] = True
     return kw
 
 
