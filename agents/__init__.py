@@ -10,7 +10,7 @@ Registered classes are also reachable as attributes, e.g. ``agents.UCB`` or ``ag
 The learned controllers' interfaces live here too: :mod:`agents.wrappers` (the N-independent
 Gymnasium wrappers SB3 trains on), :mod:`agents.transforms` (their pure observation and action
 maps), :mod:`agents.rule_space` (the rule-space action) and :mod:`agents.features` (feature
-squashing and standardisation).
+squashing and standardisation). An agent reaches its env only through :class:`agents.base.EnvLink`.
 """
 
 from __future__ import annotations

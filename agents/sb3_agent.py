@@ -118,7 +118,8 @@ class SB3Agent(Agent):
 
     def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
         """The ``(N,)`` int8 mask the policy chooses for one raw observation."""
-        keep = next((k for k in (self.keep, getattr(self.env, "task_keep", None), self.default_keep) if k is not None),
+        task_keep = self.env_attr("task_keep", None) if self.env is not None else None
+        keep = next((k for k in (self.keep, task_keep, self.default_keep) if k is not None),
                     None)  # the constructor's, a task env's own, the training --keep
         plain = self.task_features and len(progress) == len(PROGRESS_FEATURES)
         if plain:  # a plain env: add the descriptors

@@ -29,6 +29,7 @@ from gymnasium import spaces
 from dataselect_env import stats as st
 from dataselect_env.padding import pad_action, real_rows
 
+from .base import EnvLink
 from .rule_space import RuleSpaceTransform
 from .transforms import LinearScoreTransform, LossBinsTransform, Transform
 
@@ -65,7 +66,7 @@ class SelectionWrapper(gym.Wrapper):
             raise TypeError(f"{type(self).__name__} wraps the raw data-selection env (Dict observation with "
                             f"'samples' and 'progress'); got observation space {env.observation_space}")
         super().__init__(env)
-        self.follows_task = bool(getattr(env.unwrapped, "draws_keep", False))  # the env sets keep per episode
+        self.follows_task = bool(EnvLink(env).get("draws_keep", False))  # the env sets keep per episode
         if self.follows_task and transform.keep is None:
             transform = replace(transform, keep=1.0)  # no keep entry in the action: the task's overrides it
         self.transform = transform
@@ -92,7 +93,7 @@ class SelectionWrapper(gym.Wrapper):
         """
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
-        keep = self.env.unwrapped.task_keep if self.follows_task else None
+        keep = self.env.get_wrapper_attr("task_keep") if self.follows_task else None
         mask = self.transform.action_to_mask(action, self._obs, self._rng, keep=keep)
         if isinstance(self.env.action_space, spaces.Box):  # weights mode: weight 1 on the kept samples
             mask = mask.astype(np.float32)
@@ -130,7 +131,7 @@ class LinearScore(SelectionWrapper, gym.utils.RecordConstructorArgs):
     """
 
     def __init__(self, env: gym.Env, keep: float | None = None):
-        if keep is None and not getattr(env.unwrapped, "draws_keep", False):
+        if keep is None and not EnvLink(env).get("draws_keep", False):
             raise ValueError("LinearScore keeps the top round(keep*N) scores: give keep, e.g. LinearScore(env, 0.3)")
         gym.utils.RecordConstructorArgs.__init__(self, keep=keep)
         SelectionWrapper.__init__(self, env, LinearScoreTransform(keep))
