@@ -6,6 +6,11 @@ touching the package) or a trained policy ``"sb3:models/NAME"``; ``agents.availa
 registered names. Entry points are strings, so
 importing ``agents`` imports no agent module (nor Stable-Baselines3) until one is used.
 Registered classes are also reachable as attributes, e.g. ``agents.UCB`` or ``agents.SB3Agent``.
+
+The learned controllers' interfaces live here too: :mod:`agents.wrappers` (the N-independent
+Gymnasium wrappers SB3 trains on), :mod:`agents.transforms` (their pure observation and action
+maps), :mod:`agents.rule_space` (the rule-space action) and :mod:`agents.features` (feature
+squashing and standardisation). An agent reaches its env only through :class:`agents.base.EnvLink`.
 """
 
 from __future__ import annotations

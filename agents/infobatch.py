@@ -56,7 +56,7 @@ class InfoBatch(ScheduledAgent):
     def reset(self, env: Any = None) -> None:
         """Start an episode; checks the env's mode and that the rescaled weight fits ``w_max``."""
         super().reset(env)
-        w_max = float(self.env.action_space.high.max()) if self.env is not None else np.inf
+        w_max = float(self.env_attr("action_space").high.max()) if self.env is not None else np.inf
         if 1 / (1 - self.prune_ratio) > w_max:
             raise ValueError(f"prune_ratio={self.prune_ratio} needs loss weight {1 / (1 - self.prune_ratio):.3g} "
                              f"> the env's w_max={w_max}; raise w_max or lower prune_ratio")

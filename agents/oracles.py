@@ -1,6 +1,6 @@
 """Privileged oracles: selection that knows which training samples are corrupted.
 
-No controller may read the env's ground truth (``env.unwrapped.corrupted``, ``.clean_labels``);
+No controller may read the env's ground truth (the env's documented ``corrupted``, ``clean_labels``);
 these agents do, to bound what a selection rule could gain on a corrupted env (an upper
 reference for the noisy-label and long-tail scenarios, not an entry of the leaderboard). Each
 has the class attribute ``privileged = True`` (``agents.Agent.privileged`` is False).
@@ -18,7 +18,8 @@ from .base import Agent
 
 
 class Oracle(Agent):
-    """Base of the oracles: reads ``corrupted`` and ``clean_labels`` from the env in ``reset(env)``.
+    """Base of the oracles: reads ``corrupted`` and ``clean_labels`` from the env in ``reset(env)``
+    (:meth:`~agents.base.Agent.env_attr`: also behind a ``SubprocVecEnv``).
 
     :param keep: fraction of the samples trained on each epoch, in (0, 1]; exactly ``round(keep * N)``.
     :param seed: kept for a uniform constructor (the generator comes from the env in the required ``reset(env)``).
@@ -36,8 +37,8 @@ class Oracle(Agent):
         """Start an episode and read the env's ground truth."""
         super().reset(env)
         if self.env is not None:
-            self.corrupted = np.asarray(self.env.corrupted, dtype=bool)
-            self.clean_labels = np.asarray(self.env.clean_labels)
+            self.corrupted = np.asarray(self.env_attr("corrupted"), dtype=bool)
+            self.clean_labels = np.asarray(self.env_attr("clean_labels"))
             for name, value in (("corrupted", self.corrupted), ("clean_labels", self.clean_labels)):
                 if value.shape != (self.n,):
                     raise ValueError(f"env.{name} has shape {value.shape}, expected ({self.n},)")

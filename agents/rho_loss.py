@@ -63,7 +63,7 @@ class RhoLoss(Agent):
     def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
         """The ``round(keep * N)`` samples of highest reducible loss ``LAST_LOSS - irreducible``."""
         if self.irreducible is None:
-            self.irreducible = self.env_method("irreducible_loss")(model=self.ref_model, epochs=self.ref_epochs)
+            self.irreducible = self.env_method("irreducible_loss", model=self.ref_model, epochs=self.ref_epochs)
         reducible = samples[:, LAST_LOSS] - self.irreducible
         reducible = np.where(np.isfinite(reducible), reducible, -np.inf)  # a diverged reference model: last
         return top_k_mask(reducible, keep_count(self.keep, self.n), self.rng)

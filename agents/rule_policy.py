@@ -1,9 +1,9 @@
 """A controller in the rule space: ``a = clip(bias + W z)``, the rule-space point of each epoch.
 
 ``z`` is the env's eight progress features followed by the rule space's regime summaries
-(:data:`dataselect_env.rule_space.SUMMARIES`): 15 numbers. ``a`` (13 numbers,
-:data:`~dataselect_env.rule_space.RULE_PARAMS`) picks the epoch's samples through
-:func:`~dataselect_env.rule_space.rule_mask`. ``W = 0, bias = 0`` is ``random``;
+(:data:`agents.rule_space.SUMMARIES`): 15 numbers. ``a`` (13 numbers,
+:data:`~agents.rule_space.RULE_PARAMS`) picks the epoch's samples through
+:func:`~agents.rule_space.rule_mask`. ``W = 0, bias = 0`` is ``random``;
 :meth:`LinearRule.like` gives the setting of each hand-written rule the space contains, which
 plays exactly as that rule does (same draws, same masks). A policy trained with ARS on the
 ``rules`` interface is the same map on normalised ``z`` and plays as ``sb3:PATH``.
@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from dataselect_env import stats as st
-from dataselect_env.rule_space import BALANCE, EPS, NOISE, RAMP, RULE_PARAMS, SCORE_FEATURES, SUMMARIES, rule_mask, summaries
 from dataselect_env.selection import check_keep
 
 from .base import Agent
+from .rule_space import BALANCE, EPS, NOISE, RAMP, RULE_PARAMS, SCORE_FEATURES, SUMMARIES, rule_mask, summaries
 
 N_INPUTS = len(st.PROGRESS_FEATURES) + len(SUMMARIES)  # z: progress, then the summaries
 RULES = ("random", "loss_proportional", "epsilon_greedy", "small_loss", "class_balanced")
@@ -86,5 +86,5 @@ class LinearRule(Agent):
         return np.clip(self.bias + self.weights @ z, -1.0, 1.0)
 
     def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
-        """:func:`~dataselect_env.rule_space.rule_mask` of this epoch's point."""
+        """:func:`~agents.rule_space.rule_mask` of this epoch's point."""
         return rule_mask(self.point(samples, progress), samples, self.keep, self.rng)

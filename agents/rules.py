@@ -62,7 +62,7 @@ class ClassBalanced(Agent):
     a remainder that does not divide evenly goes to classes drawn at random. Within a class the
     samples are drawn uniformly, afresh every epoch. The losses are not read.
 
-    Reads the training labels (as trained on, noisy or not: ``env.unwrapped.labels``, which every
+    Reads the training labels (as trained on, noisy or not: the env's ``labels``, which every
     training loop has) in ``reset(env)``, and never the ground truth (``corrupted``,
     ``clean_labels``); ``predict`` without ``reset(env)`` raises ``RuntimeError``.
 
@@ -79,7 +79,7 @@ class ClassBalanced(Agent):
         """Start an episode and read the env's training labels."""
         super().reset(env)
         if self.env is not None:
-            self.labels = np.asarray(self.env.labels)
+            self.labels = np.asarray(self.env_attr("labels"))
             if self.labels.shape != (self.n,):
                 raise ValueError(f"env.labels has shape {self.labels.shape}, expected ({self.n},)")
 

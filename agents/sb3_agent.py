@@ -21,9 +21,9 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from dataselect_env.selection import check_keep, keep_count, sized_mask, top_k_mask
 from dataselect_env.stats import PROGRESS_FEATURES, SAMPLE_FEATURES
 from dataselect_env.tasks import task_features
-from dataselect_env.wrappers import make_transform
 
 from .base import Agent
+from .transforms import make_transform
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC, "td3": TD3}
 try:  # Augmented Random Search (Mania et al. 2018), from sb3-contrib when installed
@@ -39,8 +39,9 @@ MODEL_FILE, VECNORM_FILE, META_FILE = "model.zip", "vecnormalize.pkl", "interfac
 class SB3Agent(Agent):
     """A policy trained by ``python train_agent.py train``, called like any controller.
 
-    - ``bins`` / ``linear`` (``dataselect_env.wrappers``): the raw observation goes through the
-      same transform as in training, the policy acts, the transform maps its action to a mask.
+    - ``bins`` / ``linear`` / ``rules`` (``agents.transforms``): the raw observation goes through
+      the same transform as the training wrapper's, the policy acts, the transform maps its action
+      to a mask.
     - ``set`` (``agents.sb3_policies.DeepSetsPolicy``): one Bernoulli logit per sample; the
       mask keeps the samples with ``p > 0.5`` (deterministic) or a draw of each Bernoulli.
 
@@ -131,7 +132,8 @@ class SB3Agent(Agent):
 
     def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
         """The ``(N,)`` int8 mask the policy chooses for one raw observation."""
-        keep = next((k for k in (self.keep, getattr(self.env, "task_keep", None), self.default_keep) if k is not None),
+        task_keep = self.env_attr("task_keep", None) if self.env is not None else None
+        keep = next((k for k in (self.keep, task_keep, self.default_keep) if k is not None),
                     None)  # the constructor's, a task env's own, the training --keep
         plain = self.task_features and len(progress) == len(PROGRESS_FEATURES)
         if plain:  # a plain env: add the descriptors

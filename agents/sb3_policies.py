@@ -22,7 +22,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
-from dataselect_env.selection import masked_mean, squash, standardize
+from .features import masked_mean, squash, standardize
 
 PAD_LOGIT = -1e4  # keep-logit of a padding row: probability 0, log-probability 0, entropy 0
 
@@ -32,7 +32,7 @@ def set_inputs(samples: th.Tensor, valid: th.Tensor | None = None) -> th.Tensor:
 
     The unbounded columns are ``log1p``-ed; the standardised copy (zero mean, unit std over the
     N samples of each observation, the valid ones when ``valid`` is given;
-    :func:`dataselect_env.selection.standardize`) lets one weight express "higher loss than the others".
+    :func:`agents.features.standardize`) lets one weight express "higher loss than the others".
 
     :param samples: ``(B, N, F)`` raw per-sample features.
     :param valid: ``(B, N)`` 1 for real rows, 0 for padding, or None (all real).
@@ -62,7 +62,7 @@ class DeepSetsPolicy(ActorCriticPolicy):
     - actor: ``[phi_i, s] -> H -> 1``, the Bernoulli logit of keeping sample i;
     - critic: ``s -> H -> 1``.
 
-    A padded observation (``dataselect_env.tasks.TaskEnv(pad=True)``: a ``valid`` entry marking
+    A padded observation (``dataselect_env.tasks.TaskEnv``'s: a ``valid`` entry marking
     the real rows) is pooled and standardised over the real rows only, and padding rows get a
     keep probability of 0, so one policy trains across tasks of different N.
 

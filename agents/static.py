@@ -51,7 +51,7 @@ class StaticPruning(Agent):
 
     def _scores(self) -> dict[str, np.ndarray]:
         """``env.score_samples()`` (an eval pass over all samples, charged 1/3 epoch)."""
-        return self.env_method("score_samples")()
+        return self.env_method("score_samples")
 
 
 class EL2N(StaticPruning):

@@ -5,7 +5,7 @@ stage of training, and its paired gain over ``random``, on held-out Synthetic ta
         --out benchmarks/results/rule_policy
 
 A rule-space policy (``--interface rules``, e.g. ARS's linear map) turns progress and the regime
-summaries into the 13 parameters of ``dataselect_env.rule_space`` at every epoch, so reading its
+summaries into the 13 parameters of ``agents.rule_space`` at every epoch, so reading its
 weight matrix says little: this script plays it instead. Each regime fixes the ``Tasks-v1`` ranges
 (clean and balanced; a long tail at imbalance 100; 40% symmetric label noise) at E = 10 and 30
 epochs and keep 0.3 and 0.5 (``--epochs``, ``--keeps``; ``--ranges`` sets other task fields, such
@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import agents  # noqa: E402
 import dataselect_env  # noqa: E402, F401
-from dataselect_env.rule_space import RULE_PARAMS  # noqa: E402
+from agents.rule_space import RULE_PARAMS  # noqa: E402
 from dataselect_harness.plan import parse_kv  # noqa: E402
 from dataselect_harness.run import SelectionDiagnostics  # noqa: E402
 from dataselect_harness.suites import SUITES, select  # noqa: E402

@@ -7,11 +7,14 @@ ranges of :class:`TaskRanges`, and run one :class:`~dataselect_env.env.DataSelec
 Domain randomisation of the training tasks, as in Learning to Teach (Fan et al. 2018), whose
 teacher is trained on some tasks and applied to others.
 
-Since N changes from task to task, a policy needs an N-independent view: the
-``dataselect_env.wrappers`` (``LossBins``, ``LinearScore``) on top of this env, or ``pad=True``
-for the per-sample ``DeepSetsPolicy``. The task's observable descriptors (:data:`TASK_FEATURES`:
-keep fraction, schedule length, dataset size) are appended to the progress features; noise and
-imbalance stay hidden (the policy has to read them from the loss statistics).
+N changes from task to task, the spaces do not (Gymnasium's contract): every observation is
+padded to the family's largest N, with a ``valid`` entry marking the real rows
+(:mod:`dataselect_env.padding`: ``real_rows`` drops the padding, ``pad_action`` pads an action
+back), so SB3 policies, the N-independent views of ``agents.wrappers`` (``LossBins``,
+``LinearScore``, ``RuleSpace``) and every ``agents.Agent`` play it. The task's observable
+descriptors (:data:`TASK_FEATURES`: keep fraction, schedule length, dataset size) are appended to
+the progress features; noise and imbalance stay hidden (the policy has to read them from the
+loss statistics).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from . import stats as st
 from .config import EnvConfig
 from .corruptions import NOISE_TYPES
 from .env import DataSelectEnv, samples_space
+from .padding import pad_observation
 from .selection import check_keep, keep_count, sized_mask
 
 # ---- the task descriptors the policy observes (appended to the progress features) --------------
@@ -197,16 +201,20 @@ class TaskEnv(gym.Env):
 
     ## Action Space
 
-    The inner env's: ``MultiBinary(N)`` (or ``Box(0, w_max, (N,))`` with
-    ``action_mode="weights"``) for the current task's N. With ``pad=True``: ``MultiBinary(N_max)``
-    whose entries past N are ignored. When the task fixes a keep fraction, a mask is trimmed or
-    filled uniformly at random to exactly ``round(keep * N)`` samples (``enforce_keep=True``, mask
-    mode); the wrappers' masks already have that size (they read :attr:`task_keep`).
+    ``MultiBinary(N_max)`` (or ``Box(0, w_max, (N_max,))`` with ``action_mode="weights"``), the
+    same for every task: entry i is the inner env's sample i, the entries past the task's N are
+    ignored (an action of shape ``(N,)`` is taken too). When the task fixes a keep fraction, a mask
+    is trimmed or filled uniformly at random to exactly ``round(keep * N)`` samples
+    (``enforce_keep=True``, mask mode); the wrappers' masks already have that size (they read
+    :attr:`task_keep`).
 
     ## Observation Space
 
-    The inner env's ``Dict(samples=Box(N, F), progress=Box(G + 3))``: the per-sample features and
-    the progress features of ``DataSelectEnv``, then the task descriptors:
+    ``Dict(samples=Box(N_max, F), progress=Box(G + 3), valid=Box(0, 1, (N_max,)))``, the same for
+    every task (``N_max``: the largest N of the ranges, ``max(train_subset)``; :attr:`n_max`).
+    ``samples``: the inner env's per-sample features in rows ``0..N-1``, zero rows past the task's
+    N; ``valid``: 1.0 on the N real rows, 0.0 on the padding (``padding.real_rows`` cuts it off);
+    ``progress``: the inner env's progress features, then the task descriptors:
 
     | Num   | Name          | Meaning                                           | Range    |
     |-------|---------------|---------------------------------------------------|----------|
@@ -214,11 +222,8 @@ class TaskEnv(gym.Env):
     | G + 1 | `TASK_EPOCHS` | schedule length E / 20                            | (0, inf) |
     | G + 2 | `TASK_SIZE`   | log10(N) / 5                                      | [0, inf) |
 
-    N changes between tasks, and the spaces with it (they are updated at each reset; before
-    the first one they hold N_max, the largest N of the ranges). SB3 needs fixed shapes: use
-    ``LossBins`` / ``LinearScore`` on top of this env, or ``pad=True``: ``samples`` is then
-    ``Box(N_max, F)`` with zero rows past N, and ``valid=Box(0, 1, (N_max,))`` marks the real
-    rows (``agents.sb3_policies.DeepSetsPolicy`` pools over them only).
+    ``agents.Agent.predict`` and the ``agents.wrappers`` act on the real rows only and pad their
+    masks back; ``agents.sb3_policies.DeepSetsPolicy`` pools over the real rows only.
 
     ## Rewards
 
@@ -242,7 +247,7 @@ class TaskEnv(gym.Env):
     | `ranges`       | `None`        | a :class:`TaskRanges`; default: the family's                   |
     | `train_subset`, ... | | any :class:`TaskRanges` field overrides that range, e.g.       |
     |                |               | `keep=(0.3, 0.3)`, `keep=None` (the policy chooses), `epochs=6` |
-    | `pad`          | `False`       | fixed-size padded observation and action (per-sample policies)  |
+    | `pad`          | `True`        | kept for old scripts: the spaces are always padded (`False` raises) |
     | `enforce_keep` | `True`        | trim / fill masks to the task's keep fraction                   |
     | `cache_size`   | `4`           | inner envs kept for reuse                                       |
     | other kwargs   |               | fixed kwargs of every inner env (`reward`, `data_root`, `device`, `model`, ...) |
@@ -250,11 +255,13 @@ class TaskEnv(gym.Env):
     ## Version History
 
     - v0: initial version.
+    - Revised at both versions: the spaces are fixed, padded to N_max with the ``valid`` entry
+      (before, they changed at every reset unless ``pad=True``); tasks, episodes and rewards unchanged.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
-    def __init__(self, family: str = "synthetic", ranges: TaskRanges | None = None, *, pad: bool = False,
+    def __init__(self, family: str = "synthetic", ranges: TaskRanges | None = None, *, pad: bool = True,
                  enforce_keep: bool = True, cache_size: int = 4, render_mode: str | None = None,
                  **kwargs: Any):
         if family not in FAMILIES:
@@ -268,7 +275,10 @@ class TaskEnv(gym.Env):
                              f"(e.g. {clash[0]}=(lo, hi)); fixed inner-env kwargs are the others")
         if not isinstance(cache_size, int) or cache_size < 1:
             raise ValueError(f"cache_size must be a positive integer, got {cache_size!r}")
-        self.family, self.pad, self.enforce_keep, self.cache_size = family, bool(pad), bool(enforce_keep), cache_size
+        if not pad:
+            raise ValueError("a task env's spaces are always padded to N_max (fixed spaces across tasks): drop "
+                             "pad=False; agents.Agent and agents.wrappers act on the real rows (padding.real_rows)")
+        self.family, self.enforce_keep, self.cache_size = family, bool(enforce_keep), cache_size
         self.render_mode = render_mode
         self.base_kwargs = {**base, **kwargs, "render_mode": render_mode}
         if family == "synthetic":
@@ -278,16 +288,14 @@ class TaskEnv(gym.Env):
                  if k != "render_mode"}
         config = EnvConfig.from_kwargs(**probe)  # fail now, naming a bad inner kwarg
         self.action_mode, self.obs_version = config.action_mode, config.obs_version
-        if self.pad and self.action_mode != "mask":
-            raise ValueError("pad=True pads a MultiBinary mask: use action_mode='mask'")
-        self.n_max = self.ranges.train_subset[1]
+        self.n_max = self.ranges.train_subset[1]  # the largest N of the family: the padded size
         self.draws_keep = self.ranges.keep is not None
         self._envs: OrderedDict[str, DataSelectEnv] = OrderedDict()
         self.inner: DataSelectEnv | None = None
         self.task: Task | None = None
         self._mask_rng = np.random.default_rng()  # trims and fills masks; seeded at every reset
         self.n, self.epochs = self.n_max, self.ranges.epochs[1]
-        self._set_spaces(self.n_max)
+        self.observation_space, self.action_space = self._spaces()
 
     # ---- the task interface (read by the wrappers and by agents) -----------------------------
     @property
@@ -346,7 +354,6 @@ class TaskEnv(gym.Env):
         self.task = task
         self.inner = self._env_for(task)
         self.n, self.epochs = self.inner.n, self.inner.epochs
-        self._set_spaces(self.n)
         inner_seed, mask_seed = self.np_random.integers(2**31, size=2)  # two draws per reset, whatever the actions
         self._mask_rng = np.random.default_rng(int(mask_seed))
         obs, info = self.inner.reset(seed=int(inner_seed))
@@ -354,14 +361,17 @@ class TaskEnv(gym.Env):
         return self._observation(obs), info
 
     def step(self, action: Any):
-        """Step the inner env with the action (unpadded, its mask sized to the task's keep fraction)."""
+        """Step the inner env with the action's first N entries (a mask sized to the task's keep fraction).
+
+        :param action: ``(N_max,)`` in :attr:`action_space` (entries past N ignored), or ``(N,)``.
+        """
         if self.inner is None:
             raise RuntimeError("call reset() before step()")
         action = np.asarray(action)
-        if self.pad:
-            if action.shape != (self.n_max,):
-                raise ValueError(f"action must have shape ({self.n_max},) (pad=True), got {action.shape}")
-            action = action[: self.n]
+        if action.shape not in ((self.n_max,), (self.n,)):
+            raise ValueError(f"action must have shape ({self.n_max},) (padded) or ({self.n},) (this task's N), "
+                             f"got {action.shape}")
+        action = action[: self.n]
         if self.enforce_keep and self.task.keep is not None and self.action_mode == "mask":
             action = self._sized_mask(action)
         obs, reward, terminated, truncated, info = self.inner.step(action)
@@ -397,29 +407,20 @@ class TaskEnv(gym.Env):
         self._envs[key] = env  # most recently used last
         return env
 
-    def _set_spaces(self, n: int) -> None:
-        rows = self.n_max if self.pad else n
-        obs = {"samples": samples_space(rows, self.obs_version),
-               "progress": spaces.Box(np.concatenate([st.PROGRESS_LOW, TASK_LOW]),
-                                      np.concatenate([st.PROGRESS_HIGH, TASK_HIGH]), dtype=np.float32)}
-        if self.pad:
-            obs["valid"] = spaces.Box(0.0, 1.0, (rows,), np.float32)
-        self.observation_space = spaces.Dict(obs)
+    def _spaces(self) -> tuple[spaces.Dict, spaces.Space]:
+        """The fixed spaces, padded to :attr:`n_max` rows (set once, in ``__init__``)."""
+        rows = self.n_max
+        obs = spaces.Dict({"samples": samples_space(rows, self.obs_version),
+                           "progress": spaces.Box(np.concatenate([st.PROGRESS_LOW, TASK_LOW]),
+                                                  np.concatenate([st.PROGRESS_HIGH, TASK_HIGH]), dtype=np.float32),
+                           "valid": spaces.Box(0.0, 1.0, (rows,), np.float32)})
         if self.action_mode == "mask":
-            self.action_space = spaces.MultiBinary(rows)
-        else:
-            w_max = self.base_kwargs.get("w_max", 10.0)
-            self.action_space = spaces.Box(0.0, w_max, (rows,), np.float32)
+            return obs, spaces.MultiBinary(rows)
+        return obs, spaces.Box(0.0, self.base_kwargs.get("w_max", 10.0), (rows,), np.float32)
 
     def _observation(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         progress = np.concatenate([obs["progress"], self.task_features()]).astype(np.float32)
-        if not self.pad:
-            return {"samples": obs["samples"], "progress": progress}
-        samples = np.zeros((self.n_max, obs["samples"].shape[1]), dtype=np.float32)
-        samples[: self.n] = obs["samples"]
-        valid = np.zeros(self.n_max, dtype=np.float32)
-        valid[: self.n] = 1.0
-        return {"samples": samples, "progress": progress, "valid": valid}
+        return pad_observation({"samples": obs["samples"], "progress": progress}, self.n_max)
 
     def _sized_mask(self, action: np.ndarray) -> np.ndarray:
         """``action`` (a 0/1 mask; anything else is left for the inner env to reject) with exactly

@@ -4,13 +4,13 @@ This module builds the training envs and the model and runs ``learn``; the check
 :mod:`.checkpoints`, the learning curve :mod:`.curves`, the arguments :class:`TrainArgs`
 (each flag declared once, :mod:`.options`).
 
-Four interfaces, all independent of the dataset size N (``dataselect_env.wrappers``,
+Four interfaces, all independent of the dataset size N (``agents.wrappers``,
 ``agents.sb3_policies``):
 
 - ``bins``: ``LossBins`` wrapper, ``MlpPolicy``; PPO, A2C, SAC or TD3, or ARS (sb3-contrib).
 - ``linear``: ``LinearScore`` wrapper, ``MlpPolicy``; PPO, A2C, SAC or TD3, or ARS with a linear
   policy (Augmented Random Search, Mania et al. 2018).
-- ``rules``: ``RuleSpace`` wrapper (``dataselect_env.rule_space``: a parametrised rule that contains
+- ``rules``: ``RuleSpace`` wrapper (``agents.rule_space``: a parametrised rule that contains
   random, loss-proportional, epsilon-greedy, small-loss and class-balanced selection), on a ``-v1``
   env; ARS (its linear policy maps progress and regime summaries to the rule), or PPO ... TD3.
 - ``set``: the raw env, ``DeepSetsPolicy`` (one Bernoulli per sample); PPO or A2C.
@@ -57,11 +57,11 @@ import agents
 import dataselect_env
 from agents.sb3_agent import ALGOS, INTERFACES, META_FILE, MODEL_FILE, VECNORM_FILE
 from agents.sb3_policies import DeepSetsPolicy
+from agents.wrappers import FiniteGuard, LinearScore, LossBins, RuleSpace
 from dataselect_env.config import REWARDS
 from dataselect_env.hardware import process_tuned, tune_process
 from dataselect_env.selection import check_keep
 from dataselect_env.tasks import is_task_env
-from dataselect_env.wrappers import FiniteGuard, LinearScore, LossBins, RuleSpace
 
 from .checkpoints import (
     ARGS_FILE,
@@ -213,7 +213,7 @@ def train(cfg: TrainArgs) -> Path:
 
 def env_kwargs(cfg: TrainArgs) -> dict[str, Any]:
     """The ``gym.make`` kwargs of the training env: ``--env-kwargs``, ``--reward`` and, on a task
-    env, ``--keep`` as the keep range and ``pad=True`` for the set interface.
+    env, ``--keep`` as the keep range (a task env's spaces are padded for every interface).
 
     :param cfg: training arguments.
     """
@@ -223,8 +223,6 @@ def env_kwargs(cfg: TrainArgs) -> dict[str, Any]:
     if is_task_env(cfg.env):
         if cfg.keep is not None:
             kw["keep"] = (cfg.keep, cfg.keep)
-        if cfg.interface == "set":
-            kw["pad"] = True
     return kw
 
 

@@ -9,8 +9,8 @@ import torch
 
 import agents
 import dataselect_env
+from agents.transforms import LinearScoreTransform, LossBinsTransform
 from dataselect_env import stats as st
-from dataselect_env.wrappers import LinearScoreTransform, LossBinsTransform
 
 SYNTHETIC = {"epochs": 3, "synthetic": {"n_train": 700, "label_noise": 0.3}, "val_size": 100}
 
@@ -99,7 +99,7 @@ def test_every_id_is_registered_at_v0_with_nine_columns_and_at_v1():
     for v0, v1 in zip(dataselect_env.ENV_IDS_V0, dataselect_env.ENV_IDS):
         assert v0.endswith("-v0") and v1 == v0[:-1] + "1"
         assert gym.spec(v0).kwargs["obs_version"] == 0 and "obs_version" not in gym.spec(v1).kwargs
-    env = gym.make("DataSelect/Tasks-v0", pad=True)
+    env = gym.make("DataSelect/Tasks-v0")
     assert env.observation_space["samples"].shape[1] == 9 and env.reset(seed=0)[0]["samples"].shape[1] == 9
     with pytest.raises(ValueError, match=r"obs_version must be one of \(0, 1\), got 2"):
         gym.make("DataSelect/Synthetic-v1", obs_version=2)

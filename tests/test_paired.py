@@ -10,7 +10,7 @@ import torch
 import agents
 import dataselect_env  # noqa: F401  (registers the ids)
 from agents.rule_policy import LinearRule
-from dataselect_env.wrappers import RuleSpace
+from agents.wrappers import RuleSpace
 from dataselect_harness.paired import PairedCredit, ars_schedule, paired_scores
 
 TASKS = {"train_subset": (300, 600), "epochs": (2, 3), "keep": (0.3, 0.5)}

@@ -2,7 +2,7 @@
 
 Both shipped hyperparameter files (``benchmarks/rl_zoo/``) train PPO at a tiny budget: on the raw
 env (``MultiInputPolicy``, ``MultiBinary(N)`` action) and through ``env_wrapper:
-dataselect_env.wrappers.LossBins``. rl_zoo3 keeps the slash of ``DataSelect/Synthetic-v0`` as the
+agents.wrappers.LossBins``. rl_zoo3 keeps the slash of ``DataSelect/Synthetic-v0`` as the
 YAML key and for ``gym.make``, and writes ``-`` in its folder and file names.
 """
 
@@ -22,7 +22,7 @@ yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (rl_zoo3 inst
 from stable_baselines3 import PPO  # noqa: E402
 
 import dataselect_env  # noqa: E402, F401
-from dataselect_env.wrappers import LossBins  # noqa: E402
+from agents.wrappers import LossBins  # noqa: E402
 
 SYN = "DataSelect/Synthetic-v0"
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def test_rl_zoo_trains_ppo_on_the_raw_env(tmp_path):
 def test_rl_zoo_trains_ppo_through_the_loss_bins_wrapper(tmp_path):
     run = zoo_train(CONF / "ppo_bins.yml", tmp_path)
     config = dict(yaml.unsafe_load((run / "DataSelect-Synthetic-v0" / "config.yml").read_text()))
-    assert config["env_wrapper"] == [{"dataselect_env.wrappers.LossBins": {"bins": 8, "keep": 0.3}}]
+    assert config["env_wrapper"] == [{"agents.wrappers.LossBins": {"bins": 8, "keep": 0.3}}]
     model = PPO.load(run / "DataSelect-Synthetic-v0.zip", device="cpu")
     env = LossBins(gym.make(SYN, **TINY_ENV), bins=8, keep=0.3)
     assert model.observation_space == env.observation_space and model.action_space == env.action_space

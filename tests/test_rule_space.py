@@ -10,8 +10,8 @@ import pytest
 
 import agents
 import dataselect_env  # noqa: F401  (registers the ids)
+from agents import rule_space
 from agents.rule_policy import LinearRule
-from dataselect_env import rule_space
 from dataselect_env import stats as st
 
 # 40% label noise on a long tail: classes and losses both matter, and tie-breaking is exercised

@@ -19,8 +19,9 @@ pytest.importorskip("stable_baselines3")
 import agents  # noqa: E402
 import dataselect_env  # noqa: E402, F401
 from agents.sb3_policies import DeepSetsPolicy  # noqa: E402
+from agents.transforms import LinearScoreTransform, LossBinsTransform, allocate  # noqa: E402
+from agents.wrappers import LinearScore, LossBins  # noqa: E402
 from dataselect_env import EMA_LOSS, LAST_LOSS, SAMPLE_FEATURES, SAMPLE_FEATURES_V1  # noqa: E402
-from dataselect_env.wrappers import LinearScore, LinearScoreTransform, LossBins, LossBinsTransform, allocate  # noqa: E402
 from dataselect_harness import checkpoints, curves  # noqa: E402
 from dataselect_harness import train as training  # noqa: E402
 from dataselect_harness.options import from_namespace  # noqa: E402

@@ -11,10 +11,10 @@ import torch
 
 import agents
 import dataselect_env  # noqa: F401
+from agents.wrappers import FiniteGuard, LinearScore, LossBins
 from dataselect_env import PROGRESS_FEATURES
 from dataselect_env.selection import keep_count
 from dataselect_env.tasks import TASK_FEATURES, Task, TaskRanges, task_features
-from dataselect_env.wrappers import FiniteGuard, LinearScore, LossBins
 
 TASKS = "DataSelect/Tasks-v0"
 SMALL = {"train_subset": (200, 400), "epochs": (2, 3)}  # cheap tasks: N 60-400, 2-3 epochs
@@ -44,13 +44,13 @@ def test_observation_carries_the_task_descriptors_and_the_episode_is_the_tasks()
     env = gym.make(TASKS, **SMALL)
     obs, info = env.reset(seed=3)
     task, n = info["task"], env.unwrapped.n
-    assert obs["samples"].shape == (n, 9) and n <= task["train_subset"]  # the imbalance cut shrinks N
+    assert obs["samples"].shape == (400, 9) and n <= task["train_subset"]  # the imbalance cut shrinks N
     assert obs["progress"].shape == (G + len(TASK_FEATURES),)
     np.testing.assert_allclose(obs["progress"][G:], task_features(task["keep"], task["epochs"], n))
     assert env.observation_space.contains(obs)
     steps, done = 0, False
     while not done:
-        obs, reward, terminated, truncated, info = env.step(np.ones(n, dtype=np.int8))  # asks for all ...
+        obs, reward, terminated, truncated, info = env.step(np.ones(n, dtype=np.int8))  # asks for all (an (N,) action) ...
         steps, done = steps + 1, terminated or truncated
     assert steps == task["epochs"]
     assert info["samples_trained"] == steps * keep_count(task["keep"], n)  # ... trains on the task's share
@@ -89,12 +89,32 @@ def test_wrappers_on_tasks_keep_the_tasks_share_with_one_fixed_space(wrap):
         assert info["samples_trained"] == keep_count(info["task"]["keep"], env.unwrapped.n)
 
 
+def test_task_env_spaces_stay_fixed_over_resets_and_valid_marks_the_real_rows():
+    env = gym.make(TASKS, **SMALL)
+    raw = env.unwrapped
+    obs_space, action_space = raw.observation_space, raw.action_space
+    assert obs_space["samples"].shape == (400, 9) and obs_space["valid"].shape == (400,) and action_space.n == 400
+    sizes = set()
+    for seed in range(4):
+        obs, _ = env.reset(seed=seed)
+        n = raw.n
+        sizes.add(n)
+        assert raw.observation_space is obs_space and raw.action_space is action_space  # never rebuilt
+        assert obs_space.contains(obs) and obs["valid"][:n].all() and not obs["valid"][n:].any()
+        assert not obs["samples"][n:].any()  # zero padding
+        obs, *_ = env.step(action_space.sample())  # a padded action: the entries past N are ignored
+        assert obs_space.contains(obs)
+    assert len(sizes) > 1  # N changed, the spaces did not
+    with pytest.raises(ValueError, match="always padded"):
+        gym.make(TASKS, pad=False)
+
+
 def test_padded_tasks_have_one_shape_and_the_set_policy_ignores_the_padding():
     from stable_baselines3 import PPO
 
     from agents.sb3_policies import DeepSetsPolicy
 
-    env = gym.make(TASKS, pad=True, **SMALL)
+    env = gym.make(TASKS, **SMALL)
     obs, _ = env.reset(seed=0)
     n = env.unwrapped.n
     assert obs["samples"].shape == (400, 9) and obs["valid"].sum() == n and env.action_space.n == 400

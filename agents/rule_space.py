@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
-from . import stats as st
-from .selection import balanced_mask, check_keep, class_quotas, keep_count, random_mask, top_k_mask
+from dataselect_env import stats as st
+from dataselect_env.selection import balanced_mask, check_keep, class_quotas, keep_count, random_mask, top_k_mask
 
 SCORE_FEATURES = ("log_ema_loss", "log_last_loss", "loss_std", "margin", "log1p_forgetting",
                   "epochs_since_selected", "loss_rank", "class_loss_rank", "log_class_share")
@@ -149,7 +149,7 @@ def _combine(keys: np.ndarray, labels: np.ndarray, k: int, balance: float, eps: 
 class RuleSpaceTransform:
     """Observation = progress + :data:`SUMMARIES`; action = a rule-space point (:func:`rule_mask`).
 
-    The ``transform`` interface of :mod:`dataselect_env.wrappers` (``observation``,
+    The ``transform`` interface of :mod:`agents.wrappers` (``observation``,
     ``action_to_mask``), so SB3 trains and plays it as it does ``bins`` and ``linear``.
 
     :param keep: the kept share after the ramp (a task env sets its own).
