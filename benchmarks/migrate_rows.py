@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dataselect_harness.results import RESULTS, ROW_SCHEMA, atomic_write  # noqa: E402
+from dataselect_harness.results import RESULTS, ROW_SCHEMA, atomic_write, bench_lock  # noqa: E402
 
 
 def migrate_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -85,20 +84,12 @@ def results_files(paths: list[Path]) -> list[Path]:
     return sorted(set(files))
 
 
-@contextlib.contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """Hold the exclusive lock that a bench holds on ``DIR/.lock`` while it writes (git ignores the file).
+def locked(directory: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold the lock a bench holds while it writes (:func:`~dataselect_harness.results.bench_lock`).
 
     :raises SystemExit: if a bench holds it.
     """
-    with open(directory / ".lock", "a") as lock:
-        with contextlib.suppress(ImportError):
-            import fcntl
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise SystemExit(f"migrate_rows.py: a bench is writing to {directory}; run this after it") from None
-        yield
+    return bench_lock(directory, f"migrate_rows.py: a bench is writing to {directory}; run this after it")
 
 
 def migrate_file(path: Path, check: bool = False) -> int:

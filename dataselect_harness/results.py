@@ -71,6 +71,22 @@ def check_schema(rows: list[dict[str, Any]], path: str | Path) -> None:
 
 
 @contextlib.contextmanager
+def bench_lock(directory: Path, busy: str) -> Iterator[None]:
+    """Hold the exclusive lock a bench holds on ``DIR/.lock`` while it writes (git ignores the file).
+
+    :raises SystemExit: with the message ``busy`` if another process holds it.
+    """
+    with open(directory / ".lock", "a") as lock:
+        with contextlib.suppress(ImportError):  # no fcntl (Windows): no lock
+            import fcntl
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SystemExit(busy) from None
+        yield
+
+
+@contextlib.contextmanager
 def results_writer(directory: Path) -> Iterator:
     """Yield ``write(row)``: append one JSON line to ``DIR/results.jsonl``, flushed and fsynced.
 
@@ -81,13 +97,7 @@ def results_writer(directory: Path) -> Iterator:
     """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / RESULTS
-    with open(directory / ".lock", "a") as lock:
-        with contextlib.suppress(ImportError):
-            import fcntl
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise SystemExit(f"another bench is writing to {directory}; wait for it or use another --out") from None
+    with bench_lock(directory, f"another bench is writing to {directory}; wait for it or use another --out"):
         with open(path, "a+b") as f:
             f.seek(0)
             data = f.read()
