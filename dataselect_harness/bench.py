@@ -170,7 +170,9 @@ def bench(args: BenchArgs, envs_checked: dict[str, EnvShape] | None = None) -> i
         except KeyboardInterrupt:
             bar.close()
             ran, minutes = on_result.count - (len(episodes) - len(todo)), (time.perf_counter() - start) / 60
-            kept = inflight.progress(out, [ep.id for ep in todo]) if keeps else {}
+            written = {r["id"] for r in read_results(out)}  # a row may have been written just before the signal,
+            inflight.tidy(out, written)  # its in-flight file not yet removed: it is finished, not in flight
+            kept = inflight.progress(out, [ep.id for ep in todo if ep.id not in written]) if keeps else {}
             print(f"\ninterrupted after {minutes:.1f} min: {ran} episode(s) finished in this run and are in "
                   f"{out / RESULTS} ({on_result.count} of {len(episodes)} in all)"
                   + in_flight_note(kept, todo, f"kept in {out / inflight.INFLIGHT}")
