@@ -159,8 +159,11 @@ def bench(args: BenchArgs, envs_checked: dict[str, EnvShape] | None = None) -> i
     bar = tqdm(total=len(episodes), initial=len(episodes) - len(todo), desc="bench", position=0,
                disable=True if args.quiet else None, unit="episode")
     with results_writer(out) as write:
+        written: set[str] = set()
+
         def write_row(row: dict[str, Any]) -> None:  # then its in-flight file goes
             write(row)
+            written.add(row["id"])
             inflight.discard(out, row["id"])
         on_result = progress_writer(write_row, commit, bar, len(episodes), len(episodes) - len(todo), start,
                                     {ep.id: episode_cost(ep) for ep in todo})
@@ -170,8 +173,7 @@ def bench(args: BenchArgs, envs_checked: dict[str, EnvShape] | None = None) -> i
         except KeyboardInterrupt:
             bar.close()
             ran, minutes = on_result.count - (len(episodes) - len(todo)), (time.perf_counter() - start) / 60
-            written = {r["id"] for r in read_results(out)}  # a row may have been written just before the signal,
-            inflight.tidy(out, written)  # its in-flight file not yet removed: it is finished, not in flight
+            inflight.tidy(out, written)  # a row written just before the signal, its in-flight file not yet removed
             kept = inflight.progress(out, [ep.id for ep in todo if ep.id not in written]) if keeps else {}
             print(f"\ninterrupted after {minutes:.1f} min: {ran} episode(s) finished in this run and are in "
                   f"{out / RESULTS} ({on_result.count} of {len(episodes)} in all)"

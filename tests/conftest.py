@@ -76,3 +76,20 @@ def time_up_after(monkeypatch):
             return calls[0] > n
         monkeypatch.setattr(run, "time_up", time_up)
     return install
+
+
+def _installed(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``sb3`` skip, saying why, where Stable-Baselines3 is not installed (it is an extra)."""
+    if any(item.get_closest_marker("sb3") for item in items) and not _installed("stable_baselines3"):
+        skip = pytest.mark.skip(reason="needs stable-baselines3, an extra: pip install -e '.[sb3]' (or '.[test]')")
+        for item in items:
+            if item.get_closest_marker("sb3"):
+                item.add_marker(skip)

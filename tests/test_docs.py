@@ -46,6 +46,7 @@ def readme() -> str:
     return (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.sb3
 def test_benchmarks_page_renders_byte_for_byte_from_the_committed_results(benchmarks_page, tmp_path):
     rendered = tmp_path / "BENCHMARKS.md"
     rendered.write_text(benchmarks_page, encoding="utf-8")
@@ -80,6 +81,7 @@ def test_ci_runs_the_readmes_test_command():
     assert TESTS.split(" && ")[1] in (ROOT / ".ci" / "run").read_text()
 
 
+@pytest.mark.sb3
 def test_every_number_of_the_readmes_findings_is_on_the_rendered_page(benchmarks_page):
     text = readme()
     findings = text[text.index("## What the benchmark finds"):]
@@ -101,6 +103,7 @@ def test_readmes_quick_example_runs_as_written(capsys):
     assert scope["info"]["epoch"] == 5
 
 
+@pytest.mark.sb3
 def test_the_commands_beside_the_results_parse(benchmarks_page):
     """Each rebuilt ``bench`` / ``suite`` / ``train`` command is one the command line accepts."""
     import argparse

@@ -118,6 +118,7 @@ def test_the_wrappers_transforms_read_columns_0_to_8_so_a_v0_policy_plays_a_v1_o
     assert np.array_equal(a, LinearScoreTransform(keep=0.3).action_to_mask(w, v0, np.random.default_rng(1)))
 
 
+@pytest.mark.sb3
 def test_a_deep_sets_policy_trained_on_nine_columns_reads_the_first_nine_of_thirteen():
     from gymnasium import spaces
 
@@ -133,6 +134,7 @@ def test_a_deep_sets_policy_trained_on_nine_columns_reads_the_first_nine_of_thir
     assert torch.equal(wide, narrow)
 
 
+@pytest.mark.sb3
 def test_a_set_policy_trained_on_v1_says_so_when_played_on_v0(tmp_path):
     from dataselect_harness.train import TrainArgs, train
 

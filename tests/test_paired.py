@@ -100,6 +100,7 @@ def test_train_paired_ars_on_the_rule_space_runs_and_refuses_what_it_cannot_pair
         train(TrainArgs(**{**args, "n_envs": 2}, timesteps=12, out=tmp_path / "x"))
 
 
+@pytest.mark.sb3
 def test_the_learning_curves_tasks_are_drawn_from_datasets_training_never_sees():
     from dataselect_harness.train import TrainArgs, make_env
 
@@ -113,6 +114,7 @@ def test_the_learning_curves_tasks_are_drawn_from_datasets_training_never_sees()
     assert seeds["train"] <= set(range(10)) and seeds["curve"] <= set(range(10, 20))
 
 
+@pytest.mark.sb3
 def test_a_resumed_paired_run_trains_on_fresh_tasks_not_on_the_first_ones_again():
     from dataselect_harness.train import TrainArgs, make_env
 

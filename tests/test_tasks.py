@@ -72,6 +72,7 @@ def test_a_given_task_runs_as_asked_and_bad_ranges_fail_early():
         gym.make(TASKS, no_such_argument=1)
 
 
+@pytest.mark.sb3
 @pytest.mark.parametrize("wrap", [lambda e: LossBins(e), lambda e: LinearScore(e)], ids=["bins", "linear"])
 def test_wrappers_on_tasks_keep_the_tasks_share_with_one_fixed_space(wrap):
     from stable_baselines3.common.env_checker import check_env
@@ -109,6 +110,7 @@ def test_task_env_spaces_stay_fixed_over_resets_and_valid_marks_the_real_rows():
         gym.make(TASKS, pad=False)
 
 
+@pytest.mark.sb3
 def test_padded_tasks_have_one_shape_and_the_set_policy_ignores_the_padding():
     from stable_baselines3 import PPO
 
