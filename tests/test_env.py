@@ -380,6 +380,7 @@ def test_any_numeric_zero_one_mask_is_valid(dtype):
     assert info["samples_trained"] == mask.astype(bool).sum()
 
 
+@pytest.mark.sb3
 def test_sb3_ppo_steps_the_raw_env_with_its_float_masks():
     from stable_baselines3 import PPO
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import torch
 from test_train_agent import ENV, MATRIX, N_EPISODES
 
@@ -17,7 +16,6 @@ from dataselect_harness.bench import bench
 from dataselect_harness.plan import BenchArgs, Episode
 
 
-@pytest.mark.sb3
 def test_ctrl_c_says_what_finished_and_what_was_kept(tmp_path, monkeypatch, capsys):
     finished = []
 
