@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"(training set {corrupted_share:.2f})"
         print(line + " (second half, mean over seeds)")
     axes[0][0].set_ylabel(f"share of the class's samples kept (keep {args.keep})", fontsize=8)
-    axes[0][-1].legend(fontsize=6, loc="upper right")
+    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the panels, not over a line
     fig.suptitle(f"auto: what it keeps per regime (keep {args.keep}; mean over seeds)", fontsize=10)
     fig.tight_layout()
     out = args.suite / "auto_regimes.png"
