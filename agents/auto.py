@@ -12,7 +12,8 @@ observation; never the ground truth):
 - **label noise** (:func:`noise_estimate`): the share of wrongly labelled samples, estimated every
   epoch by a two-component Gaussian mixture over the per-sample losses (DivideMix); the samples
   judged noisy are left out, as many as the estimate says, none when it says clean;
-- **clean, balanced data**: both off, and then the mask is exactly ``random``'s (same draws).
+- **clean, balanced data**: both off, and then the mask is ``random``'s (same draws) at the epoch's share,
+  which ramps from all the data down to ``keep`` over a warm-up, as Co-teaching's does.
 """
 
 from __future__ import annotations
@@ -102,7 +103,10 @@ def noise_estimate(losses: np.ndarray, num_classes: int, max_samples: int = MIXT
     samples' small losses and the mislabelled ones' large losses. A two-component Gaussian mixture
     (scikit-learn's ``GaussianMixture``) is fitted to the losses in units of ``ln C`` (the loss of
     a uniform prediction); a sample is judged noisy where the large-loss component's posterior is
-    above 0.5 (DivideMix's ``p_threshold``), and the estimate is the share of such samples.
+    above 0.5 (DivideMix's ``p_threshold``) and its loss is above ``ln C`` (its label gets less than
+    chance probability: a label the network leans towards is not one it contradicts; without this
+    floor, asymmetric noise's mixture judged the hard clean samples between 0.8 and 1 ``ln C`` noisy,
+    at the corrupted samples' base rate), and the estimate is the share of such samples.
 
     The estimate is 0 (no noise) unless the mixture is evidence of two populations:
 
@@ -135,22 +139,31 @@ def noise_estimate(losses: np.ndarray, num_classes: int, max_samples: int = MIXT
         return 0.0, math.inf
     low_mean = float(two.means_[1 - high, 0])
     noisy = (two.predict_proba(x.reshape(-1, 1))[:, high] > 0.5) & (x > low_mean)  # not the wide tail below
-    if noisy.mean() < MIN_SHARE:
+    if not noisy.any():
         return 0.0, math.inf
-    threshold = float(losses[noisy].min())  # the posterior's 0.5 crossing, as a loss: larger losses are noisy
-    return float((losses >= threshold).mean()), threshold
+    # the posterior's 0.5 crossing, as a loss, and never below ln C: a label the network gives more than
+    # chance probability is one it leans towards, not one it contradicts
+    threshold = max(float(losses[noisy].min()), ln_c)
+    share = float((losses >= threshold).mean())
+    return (0.0, math.inf) if share < MIN_SHARE else (share, threshold)
 
 
 class Auto(Agent):
     """A regime-aware selector: class quotas as strong as the labels are skewed, noisy samples left
     out as far as the losses say there are any, ``random`` otherwise.
 
-    Every epoch it keeps exactly ``k = round(keep * N)`` samples:
+    After a warm-up it keeps exactly ``k = round(keep * N)`` samples every epoch:
 
-    1. **Noise.** After a warm-up (the first ``WARMUP`` = 25% of the schedule, trained like ``random``:
-       Co-teaching ramps its drop in over its first epochs and DivideMix warms up on all data, for
-       the same reason: the losses mean nothing before the net has learnt the clean pattern),
-       :func:`noise_estimate` fits the losses of the samples
+    0. **Warm-up.** The first ``WARMUP`` = 25% of the schedule is trained without judging the noise:
+       the losses mean nothing before the net has learnt the clean pattern (DivideMix warms up on all
+       data for this reason). With ``ramp`` (the default) the share kept falls linearly from all
+       the data at the first epoch to ``keep`` at the end of the warm-up, as Co-teaching's ``R(t)``
+       does (:class:`~agents.rules.SmallLoss`), spending ``(1 - keep) * (W + 1) / 2`` epochs of
+       data more than ``keep`` would over a warm-up of ``W`` epochs (3.85 at keep 0.3 and ``W`` = 10);
+       the samples are drawn in the quotas below, uniformly. Without it, a kept share of 0.3 trains so few steps that under 40%
+       noise the losses had not separated by epoch 15 of 40 and the noise was judged late
+       (epochs 18 to 26 in the ``cpu`` suite's rows).
+    1. **Noise.** After the warm-up :func:`noise_estimate` fits the losses of the samples
        seen so far (``LAST_LOSS`` where ``SEEN``); the samples whose loss is above its threshold
        are judged noisy and are the last to be kept (after every other sample). Their last loss is
        the one at which they were judged: a sample left out is not re-judged until it is drawn
@@ -159,8 +172,9 @@ class Auto(Agent):
        ``∝ n_c ** (1 - s)`` (:func:`tempered_quotas` of the samples not judged noisy), with
        ``s = quota_strength(labels)``: 0 on balanced labels, 1 (``class_balanced``'s equal
        quotas) at imbalance 100 and beyond. Within a class the samples are drawn uniformly.
-    3. **Clean, balanced data** (``s = 0``, no sample judged noisy): the mask is ``random``'s,
-       drawn by the same call from the same generator, so an episode there is ``random``'s own.
+    3. **Clean, balanced data** (``s = 0``, no sample judged noisy): the mask is ``random``'s at the
+       share of the epoch, drawn by the same call from the same generator (with ``ramp=False``, an
+       episode there is ``random``'s own).
 
     Sources: DivideMix's loss mixture (Li et al. 2020) for the noise, class-balanced and
     square-root re-sampling (Kang et al. 2020, "Decoupling Representation and Classifier for
@@ -173,32 +187,46 @@ class Auto(Agent):
     ``LABEL`` and ``CLASS_SHARE`` (which gives C); nothing from the env, so it plays behind any
     ``VecEnv``; never the ground truth.
 
-    :param keep: fraction of the samples trained on each epoch, in (0, 1]; exactly ``round(keep * N)``.
+    :param keep: fraction of the samples trained on each epoch after the warm-up, in (0, 1]; exactly
+        ``round(keep * N)``.
     :param seed: seed of the generator when ``reset(env)`` is not called.
+    :param ramp: ramp the kept share from 1 down to ``keep`` over the warm-up (default), instead of
+        ``keep`` from the first epoch.
     """
 
     obs_version = 1
 
-    def __init__(self, keep: float = 0.5, seed: int = 0) -> None:
+    def __init__(self, keep: float = 0.5, seed: int = 0, ramp: bool = True) -> None:
         super().__init__(seed)
         self.keep = check_keep(keep)
+        if not isinstance(ramp, (bool, np.bool_)):
+            raise ValueError(f"ramp must be True or False, got {ramp!r}")
+        self.ramp = bool(ramp)
         self.noise_share = 0.0  # the last estimate (for inspection)
         self.strength = 0.0  # the last quota strength (for inspection)
 
     def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
-        """``round(keep * N)`` samples: judged-clean first, in tempered class quotas, uniform within a class."""
-        k = keep_count(self.keep, self.n)
+        """``round(share * N)`` samples: judged-clean first, in tempered class quotas, uniform within a class."""
+        frac = float(progress[EPOCH_FRAC])
+        warm = frac >= WARMUP - 1e-6
+        k = keep_count(self.share(frac), self.n)
         labels = samples[:, LABEL].astype(np.int64)
         num_classes = classes_of(samples)
         self.strength = quota_strength(labels, num_classes)
         seen = samples[:, SEEN] > 0
-        warm = float(progress[EPOCH_FRAC]) >= WARMUP - 1e-6
         self.noise_share, threshold = noise_estimate(samples[seen, LAST_LOSS], num_classes, seed=self.seed) \
             if warm and seen.any() else (0.0, math.inf)
         noisy = seen & (samples[:, LAST_LOSS] >= threshold)
         if self.strength == 0 and not noisy.any():
             return random_mask(self.n, k, self.rng)
         return self.select(labels, num_classes, noisy, samples[:, LAST_LOSS], k)
+
+    def share(self, frac: float) -> float:
+        """The share kept at the epoch that starts at ``frac`` of the schedule: ``keep`` after the warm-up;
+        during it, with ``ramp``, ``1 - (1 - keep) * frac / WARMUP`` (from all data down to ``keep``)."""
+        if not self.ramp or frac >= WARMUP - 1e-6:
+            return self.keep
+        return 1 - (1 - self.keep) * frac / WARMUP
 
     def select(self, labels: np.ndarray, num_classes: int, noisy: np.ndarray, loss: np.ndarray, k: int) -> np.ndarray:
         """int8 mask of ``k``: tempered quotas over the samples not judged noisy; if they are fewer

@@ -6,6 +6,7 @@ of a second mode, label sets of a known imbalance), then end to end on the synth
 
 from __future__ import annotations
 
+import copy
 import math
 
 import gymnasium as gym
@@ -15,8 +16,9 @@ import torch
 
 import agents
 import dataselect_env  # noqa: F401  (registers the env ids)
-from agents.auto import noise_estimate, quota_strength, tempered_quotas
+from agents.auto import WARMUP, noise_estimate, quota_strength, tempered_quotas
 from dataselect_env import EPOCH_FRAC, PROGRESS_FEATURES
+from dataselect_env.selection import keep_count, random_mask
 from dataselect_env.stats import CLASS_SHARE, LABEL, LAST_LOSS, SAMPLE_FEATURES_V1, SEEN, class_shares
 
 C = 10
@@ -43,6 +45,18 @@ def test_the_noise_estimate_is_zero_on_a_skewed_single_mode_below_chance():
     # Clean data's losses: one skewed mode (most samples fit, a tail of hard ones), all below ln C on average.
     losses = np.random.default_rng(0).gamma(2.0, 0.25, 5000)
     assert noise_estimate(losses, C) == (0.0, math.inf)
+
+
+def test_no_sample_below_chance_loss_is_judged_noisy():
+    # A large-loss mode straddling ln C (asymmetric noise's shape: hard clean samples and flipped ones
+    # overlap there): the mixture splits it, but a label given more than chance probability is kept.
+    rng = np.random.default_rng(0)
+    second = rng.random(5000) < 0.4
+    losses = np.abs(np.where(second, rng.normal(1.1, 0.3, 5000), rng.normal(0.3, 0.12, 5000))) * math.log(C)
+    estimate, threshold = noise_estimate(losses, C)
+    assert threshold >= math.log(C)
+    assert estimate == pytest.approx((losses >= math.log(C)).mean(), abs=1e-9)
+    assert 0.2 < estimate < 0.4  # the part of the second mode above ln C
 
 
 def labels_with_imbalance(imbalance: float, largest: int = 1000) -> np.ndarray:
@@ -150,13 +164,34 @@ class StubEnv:
 
 
 def test_auto_is_random_on_clean_balanced_data():
+    """Without the ramp, auto's masks are random's own; with it, random's draws at the ramp's share."""
     labels = np.repeat(np.arange(C), 300)
     rng = np.random.default_rng(0)
     stream = [observation(labels, rng.gamma(2.0, 0.25, len(labels)), e / 3) for e in range(3)]
     runs = {}
-    for name in ("auto", "random"):
-        agent = agents.make(name, keep=0.3)
+    for name, kwargs in (("auto", {"ramp": False}), ("random", {})):
+        agent = agents.make(name, keep=0.3, **kwargs)
         agent.reset(StubEnv(len(labels)))
         runs[name] = [agent.predict(obs)[0] for obs in stream]
     for a, b in zip(runs["auto"], runs["random"]):
         np.testing.assert_array_equal(a, b)
+    agent = agents.make("auto", keep=0.3)
+    agent.reset(StubEnv(len(labels)))
+    for obs in stream:
+        frac, draws = float(obs["progress"][EPOCH_FRAC]), copy.deepcopy(agent.rng)
+        share = 1 - 0.7 * frac / WARMUP if frac < WARMUP else 0.3
+        np.testing.assert_array_equal(agent.predict(obs)[0], random_mask(len(labels), keep_count(share, len(labels)),
+                                                                         draws))
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.5])
+def test_the_warm_up_ramps_from_all_data_down_to_keep(keep):
+    agent = agents.make("auto", keep=keep)
+    assert agent.share(0.0) == 1.0
+    assert agent.share(WARMUP / 2) == pytest.approx((1 + keep) / 2)
+    assert agent.share(WARMUP) == agent.share(0.9) == keep
+    shares = [agent.share(e / 40) for e in range(40)]
+    assert all(a >= b for a, b in zip(shares, shares[1:]))
+    assert agents.make("auto", keep=keep, ramp=False).share(0.0) == keep
+    with pytest.raises(ValueError, match="ramp must be True or False"):
+        agents.make("auto", keep=keep, ramp="yes")
