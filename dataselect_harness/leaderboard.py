@@ -259,6 +259,7 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
     sp = None if speedups is None else {(str(a), str(sc)): speedup_stats(v) for a, per in speedups.items()
                                         for sc, v in per.items()}
     md = _markdown(per_scen, agg, baseline, sp, notes)
+    md += best_markdown(scores, agg, learned, reps=reps, seed=seed, seeds=seeds)
     md += learned_markdown(scores, agg, learned, reps=reps, seed=seed, seeds=seeds)
     if headroom:
         md += headroom_markdown(headroom, baseline, reps=reps, seed=seed, shares=shares or {})
@@ -267,6 +268,51 @@ def write_leaderboard(directory: str | Path, scores: Scores, baseline: str | Map
     (out / "leaderboard.md").write_text(md)
     _write_csv(out / "leaderboard.csv", per_scen, agg, sp)
     return md
+
+
+def agent_of(entry: str) -> str:
+    """The agent of a leaderboard entry: ``"auto k=0.5"`` -> ``"auto"``; an entry without a keep is its agent."""
+    return entry.split(" k=")[0]
+
+
+def best_markdown(scores: Scores, agg: Sequence[AggregateStats], learned: Sequence[str] = (), reps: int = 2000,
+                  seed: int = 0, seeds: Mapping[str, Mapping[str, Sequence[int]]] | None = None) -> str:
+    """The section that judges the best hand-written agent: each of its entries (one per keep) minus every
+    hand-written entry of another agent, aggregate IQM of Δ with the 95% CI of the difference paired by
+    seed (:func:`iqm_difference`), and per entry whether every difference's CI lies above 0.
+
+    The best agent is that of the hand-written entry (not in ``learned``) with the highest aggregate IQM.
+
+    :param scores: ``scores[agent][scenario] -> per-seed Δ`` (the ranked entries).
+    :param agg: their aggregate rows (:func:`aggregate_table`).
+    :param learned: the entries that are learned controllers (left out of both sides).
+    :param seeds: ``seeds[agent][scenario]``: the seed of each value in ``scores``, to pair by seed.
+    """
+    hand = [a for a in agg if a.agent not in set(learned)]
+    if len(hand) < 2:
+        return ""
+    best = agent_of(max(hand, key=lambda a: (a.iqm, a.agent)).agent)
+    mine = [a.agent for a in hand if agent_of(a.agent) == best]
+    others = [a.agent for a in hand if agent_of(a.agent) != best]
+    if not others:
+        return ""
+    lines = ["", f"## `{best}` against every other hand-written entry", "",
+             f"`{best}` is the agent of the hand-written entry with the highest aggregate IQM. Each of its entries' "
+             "aggregate IQM of Δ minus that of every hand-written entry of another agent, over the scenarios "
+             "both have, with the 95% CI of the difference paired by seed (see the header).", ""]
+    table = ["| entry | minus | difference [95% CI] | scenarios |", "|---|---|---|---:|"]
+    for name in mine:
+        results = []
+        for other in others:
+            diff, ci, k, _ = iqm_difference(scores[name], scores[other], reps=reps, seed=seed, names=(name, other),
+                                            x_seeds=(seeds or {}).get(name), y_seeds=(seeds or {}).get(other))
+            results.append((ci[0], other, diff, ci, k))
+            table.append(f"| {name} | {other} | {_fmt_point_ci(diff, ci)} | {k} |")
+        low, other, diff, ci, _ = min(results, key=lambda r: (-math.inf if math.isnan(r[0]) else r[0], r[1]))
+        above = "above" if low > 0 else "**not** above"
+        lines.append(f"- `{name}`: {above} every other hand-written entry with confidence (lowest CI: "
+                     f"minus `{other}` {_fmt_point_ci(diff, ci)}).")
+    return "\n".join(lines + [""] + table) + "\n"
 
 
 def learned_markdown(scores: Scores, agg: Sequence[AggregateStats], learned: Sequence[str], reps: int = 2000,

@@ -14,6 +14,7 @@ import pytest
 from dataselect_harness.leaderboard import (
     CSV_COLUMNS,
     aggregate_table,
+    best_markdown,
     prob_improvement,
     scenario_table,
     weighted_iqm,
@@ -209,3 +210,20 @@ def test_a_panel_whose_entries_have_different_seed_counts_says_the_range():
     assert _seed_range([3, 3, 3]) == "3"
     assert _seed_range([3, 1, 2]) == "1-3"  # not "3": the panel's largest n would overstate it
     assert _seed_range([]) == ""
+
+
+def test_the_best_agent_section_pairs_each_of_its_keeps_with_every_other_hand_written_entry():
+    base = {"s1": [1.0, -2.0, 0.5], "s2": [3.0, 0.0, -1.0], "s3": [0.2, 0.4, -0.3]}
+    shifted = lambda d: {s: [v + d for v in vals] for s, vals in base.items()}  # noqa: E731
+    scores = {"auto k=0.5": shifted(5.0), "auto k=0.3": shifted(1.0), "random k=0.5": shifted(0.0),
+              "small_loss k=0.5": shifted(2.0), "sb3:m/pol k=0.5": shifted(9.0)}
+    agg = aggregate_table(scores, baseline="random k=0.5", reps=200)
+    md = best_markdown(scores, agg, learned=["sb3:m/pol k=0.5"], reps=200)
+    assert "## `auto` against every other hand-written entry" in md
+    assert "| auto k=0.5 | small_loss k=0.5 | +3.00 [+3.00, +3.00] | 3 |" in md  # a constant paired shift
+    assert "| auto k=0.3 | random k=0.5 | +1.00 [+1.00, +1.00] | 3 |" in md
+    assert "- `auto k=0.5`: above every other hand-written entry with confidence (lowest CI: minus " \
+           "`small_loss k=0.5` +3.00" in md
+    assert "- `auto k=0.3`: **not** above every other hand-written entry with confidence (lowest CI: minus " \
+           "`small_loss k=0.5` -1.00" in md
+    assert "sb3:" not in md and "| auto k=0.5 | auto k=0.3 |" not in md  # learned entries and its own keeps left out
