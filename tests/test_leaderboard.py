@@ -149,7 +149,7 @@ def test_write_leaderboard_writes_markdown_csv_and_figure(tmp_path):
     for s in SCENARIOS:
         assert f"## {s}" in md
     assert "P(improvement over random)" in md and "Agarwal et al. 2021" in md
-    agg_lines = md.split("## Aggregate over scenarios")[1].splitlines()
+    agg_lines = md.split("## Aggregate over scenarios")[1].split("\n## ")[0].splitlines()
     order = [line.split("|")[1].strip() for line in agg_lines if line.startswith("| ")][1:]
     assert order[0] == "A" and sorted(order) == ["A", "B", "C", "random"]
 
