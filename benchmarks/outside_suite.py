@@ -1,16 +1,17 @@
 """Controllers on CIFAR-10 settings that no suite holds, as a new user would try them.
 
 Other noise types and rates, other tails, noise and a tail at once: each setting is played by each
-agent at each keep and seed, and every agent is compared with ``random`` at the same keep and seed
-(the same data, split, initial weights and compute: a paired difference of test accuracy). No
-frontier is run: agents at one keep spend the same compute (``small_loss``'s ramp spends more, and
-its row says so).
+agent at each keep and seed, and by full-data training for ``round(f E)`` epochs at each fraction ``f``
+of ``--frontier`` (the full-data frontier, as the suites run it). Every agent's test accuracy is
+compared with the frontier of its seed at the compute it spent (Δ vs frontier, the suites' measure:
+``small_loss`` and ``auto`` ramp their kept share down from all data and spend more than ``random``
+at the same keep), and with ``random`` at the same keep and seed (a paired difference).
 
     python benchmarks/outside_suite.py --out benchmarks/results/outside_suite --workers 8
 
 writes ``results.jsonl`` (one row per episode, appended as they finish: a re-run skips finished
-ones) and ``outside_suite.md`` (per setting and keep: n, mean test accuracy, the mean paired
-difference to ``random`` with its Student-t 95% CI).
+ones) and ``outside_suite.md`` (per setting and keep: n, mean test accuracy, mean Δ vs the frontier
+and the mean paired difference to ``random``, each with its Student-t 95% CI over seeds).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ SETTINGS: dict[str, tuple[str, dict[str, Any], int]] = {  # name -> (env id, kwa
                                                       "label_noise": 0.2}, 30),
 }
 AGENTS = ("random", "class_balanced", "small_loss", "auto")
+FRONTIER = (0.2, 0.3, 0.5, 0.75, 1.0)  # full-data training for round(f E) epochs, as the suites' frontier
 
 
 def play(task: tuple[str, str, float, int, dict[str, Any]]) -> dict[str, Any]:
@@ -49,7 +51,10 @@ def play(task: tuple[str, str, float, int, dict[str, Any]]) -> dict[str, Any]:
     setting, name, keep, seed, extra = task
     env_id, kwargs, epochs = SETTINGS[setting]
     torch.set_num_threads(1)
-    agent = agents.make(name, keep=keep)
+    if name.startswith("full@"):  # a frontier point: all data, the schedule compressed to round(f E) epochs
+        agent, epochs = agents.make("full"), max(1, round(float(name[5:]) * epochs))
+    else:
+        agent = agents.make(name, keep=keep)
     env = gym.make(env_id, epochs=epochs, obs_version=1, **{**kwargs, **extra})
     start = time.perf_counter()
     info = agents.play_episode(agent, env, seed=seed)
@@ -60,28 +65,43 @@ def play(task: tuple[str, str, float, int, dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: per setting and keep, each agent's n, mean accuracy and paired difference to random."""
+def mean_ci(values: list[float]) -> str:
+    """``mean [low, high]``: Student-t 95% CI over seeds; ``—`` for fewer than two values."""
     from scipy import stats
+    if len(values) < 2:
+        return "—" if not values else f"{values[0]:+.2f} (n = 1)"
+    mean, half = np.mean(values), stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values))
+    return f"{mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}]"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per setting and keep, each agent's n, mean accuracy, Δ vs its seed's full-data frontier
+    (where its compute lies on the frontier's grid) and paired difference to random."""
+    from dataselect_env.frontier import Frontier, delta_vs_frontier
     acc = {(r["setting"], r["agent"], r["keep"], r["seed"]): 100 * r["test_accuracy"] for r in rows}
-    comp = {(r["setting"], r["agent"], r["keep"]): r["compute"] for r in rows}
-    lines = ["| setting | keep | agent | n | test accuracy (%) | − random, paired [95% CI] | compute |",
-             "|---|---:|---|---:|---:|---|---:|"]
+    comp = {(r["setting"], r["agent"], r["keep"], r["seed"]): r["compute"] for r in rows}
+    fronts = {}
+    for setting, seed in {(r["setting"], r["seed"]) for r in rows}:
+        points = [(comp[key], acc[key]) for key in acc if key[0] == setting and key[3] == seed
+                  and key[1].startswith("full@")]
+        fronts[setting, seed] = Frontier.from_pairs(points) if points else None
+    lines = ["| setting | keep | agent | n | test accuracy (%) | compute | Δ vs frontier [95% CI] | "
+             "− random, paired [95% CI] |", "|---|---:|---|---:|---:|---:|---|---|"]
     for setting in SETTINGS:
-        for keep in sorted({r["keep"] for r in rows}):
+        for keep in sorted({r["keep"] for r in rows if not r["agent"].startswith("full@")}):
             for name in AGENTS:
                 seeds = sorted(s for (st, a, k, s) in acc if (st, a, k) == (setting, name, keep))
                 if not seeds:
                     continue
                 mean = np.mean([acc[setting, name, keep, s] for s in seeds])
+                compute = np.mean([comp[setting, name, keep, s] for s in seeds])
+                deltas = [delta_vs_frontier(fronts[setting, s], comp[setting, name, keep, s], acc[setting, name, keep, s])
+                          for s in seeds if fronts[setting, s] is not None]
                 diffs = [acc[setting, name, keep, s] - acc[setting, "random", keep, s] for s in seeds
                          if (setting, "random", keep, s) in acc]
-                cell = "—"
-                if name != "random" and len(diffs) >= 2:
-                    half = stats.t.ppf(0.975, len(diffs) - 1) * np.std(diffs, ddof=1) / np.sqrt(len(diffs))
-                    cell = f"{np.mean(diffs):+.2f} [{np.mean(diffs) - half:+.2f}, {np.mean(diffs) + half:+.2f}]"
-                lines.append(f"| {setting} | {keep:g} | {name} | {len(seeds)} | {mean:.2f} | {cell} | "
-                             f"{comp[setting, name, keep]:.2f} |")
+                lines.append(f"| {setting} | {keep:g} | {name} | {len(seeds)} | {mean:.2f} | {compute:.2f} | "
+                             f"{mean_ci([d for d in deltas if d is not None])} | "
+                             f"{'—' if name == 'random' else mean_ci(diffs)} |")
     return "\n".join(lines)
 
 
@@ -93,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--agents", default=",".join(AGENTS))
     p.add_argument("--keep", default="0.3,0.5")
     p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--frontier", default=",".join(f"{f:g}" for f in FRONTIER),
+                   help="fractions f of E at which full-data training runs round(f E) epochs ('' for none)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--env-kwargs", default="{}", help="JSON added to every env's kwargs, e.g. '{\"device\": \"cuda\"}'")
     args = p.parse_args(argv)
@@ -104,8 +126,11 @@ def main(argv: list[str] | None = None) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     done = {(r["setting"], r["agent"], r["keep"], r["seed"]) for r in rows}
     extra = json.loads(args.env_kwargs)
+    fractions = [float(f) for f in args.frontier.split(",") if f]
     tasks = [(s, a, float(k), int(seed), extra) for s in args.settings.split(",") for seed in args.seeds.split(",")
              for k in args.keep.split(",") for a in args.agents.split(",") if (s, a, float(k), int(seed)) not in done]
+    tasks += [(s, f"full@{f:g}", f, int(seed), extra) for s in args.settings.split(",")
+              for seed in args.seeds.split(",") for f in fractions if (s, f"full@{f:g}", f, int(seed)) not in done]
     print(f"{len(tasks)} episodes to run ({len(done)} already in {path}), {args.workers} worker(s)", flush=True)
     with open(path, "a") as f, mp.get_context("spawn").Pool(args.workers) as pool:
         for row in pool.imap_unordered(play, tasks):
