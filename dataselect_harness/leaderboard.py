@@ -308,7 +308,10 @@ def best_markdown(scores: Scores, agg: Sequence[AggregateStats], learned: Sequen
                                             x_seeds=(seeds or {}).get(name), y_seeds=(seeds or {}).get(other))
             results.append((ci[0], other, diff, ci, k))
             table.append(f"| {name} | {other} | {_fmt_point_ci(diff, ci)} | {k} |")
-        low, other, diff, ci, _ = min(results, key=lambda r: (-math.inf if math.isnan(r[0]) else r[0], r[1]))
+        if any(math.isnan(r[0]) for r in results):
+            lines.append(f"- `{name}`: no interval yet (a scenario with a single seed).")
+            continue
+        low, other, diff, ci, _ = min(results, key=lambda r: (r[0], r[1]))
         above = "above" if low > 0 else "**not** above"
         lines.append(f"- `{name}`: {above} every other hand-written entry with confidence (lowest CI: "
                      f"minus `{other}` {_fmt_point_ci(diff, ci)}).")

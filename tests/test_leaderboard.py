@@ -227,3 +227,7 @@ def test_the_best_agent_section_pairs_each_of_its_keeps_with_every_other_hand_wr
     assert "- `auto k=0.3`: **not** above every other hand-written entry with confidence (lowest CI: minus " \
            "`small_loss k=0.5` -1.00" in md
     assert "sb3:" not in md and "| auto k=0.5 | auto k=0.3 |" not in md  # learned entries and its own keeps left out
+    one_seed = {a: {s: v[:1] for s, v in per.items()} for a, per in scores.items()}
+    md = best_markdown(one_seed, aggregate_table(one_seed, baseline="random k=0.5", reps=200),
+                       learned=["sb3:m/pol k=0.5"], reps=200)
+    assert "- `auto k=0.5`: no interval yet (a scenario with a single seed)." in md
