@@ -27,7 +27,7 @@ from dataselect_env.stats import CLASS_SHARE, EPOCH_FRAC, LABEL, LAST_LOSS, SEEN
 
 from .base import Agent
 
-__all__ = ["Auto", "noise_estimate", "quota_strength", "tempered_quotas"]
+__all__ = ["Auto", "noise_estimate", "quota_strength", "tempered_quotas", "warmed_up"]
 
 FULL_QUOTAS_AT = 100.0  # imbalance (largest / smallest class) at which the quotas are fully class-balanced
 MIXTURE_SAMPLES = 4000  # losses the mixture is fitted to: a 1-D two-component fit on 4,000 takes milliseconds
@@ -36,6 +36,11 @@ MIN_SHARE = 0.1  # a large-loss component below this share is early training's o
 WARMUP = 0.25  # share of the schedule trained before the noise is judged (the losses of a net still learning
 # the clean pattern sit near ln C for clean and noisy samples alike: 45k clean CIFAR-10 after 1 of 10 epochs
 # has a large-loss component at 1.03 ln C holding 43% of the samples, 0.83 ln C after 3)
+
+
+def warmed_up(frac: float) -> bool:
+    """Whether the epoch that starts at ``frac`` of the schedule is past the warm-up (``WARMUP``)."""
+    return frac >= WARMUP - 1e-6
 
 
 def quota_strength(labels: np.ndarray, num_classes: int | None = None, full_at: float = FULL_QUOTAS_AT) -> float:
@@ -208,14 +213,13 @@ class Auto(Agent):
     def act(self, samples: np.ndarray, progress: np.ndarray) -> np.ndarray:
         """``round(share * N)`` samples: judged-clean first, in tempered class quotas, uniform within a class."""
         frac = float(progress[EPOCH_FRAC])
-        warm = frac >= WARMUP - 1e-6
         k = keep_count(self.share(frac), self.n)
         labels = samples[:, LABEL].astype(np.int64)
         num_classes = classes_of(samples)
         self.strength = quota_strength(labels, num_classes)
         seen = samples[:, SEEN] > 0
         self.noise_share, threshold = noise_estimate(samples[seen, LAST_LOSS], num_classes, seed=self.seed) \
-            if warm and seen.any() else (0.0, math.inf)
+            if warmed_up(frac) and seen.any() else (0.0, math.inf)
         noisy = seen & (samples[:, LAST_LOSS] >= threshold)
         if self.strength == 0 and not noisy.any():
             return random_mask(self.n, k, self.rng)
@@ -224,7 +228,7 @@ class Auto(Agent):
     def share(self, frac: float) -> float:
         """The share kept at the epoch that starts at ``frac`` of the schedule: ``keep`` after the warm-up;
         during it, with ``ramp``, ``1 - (1 - keep) * frac / WARMUP`` (from all data down to ``keep``)."""
-        if not self.ramp or frac >= WARMUP - 1e-6:
+        if not self.ramp or warmed_up(frac):
             return self.keep
         return 1 - (1 - self.keep) * frac / WARMUP
 

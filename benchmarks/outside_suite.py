@@ -66,12 +66,13 @@ def play(task: tuple[str, str, float, int, dict[str, Any]]) -> dict[str, Any]:
 
 
 def mean_ci(values: list[float]) -> str:
-    """``mean [low, high]``: Student-t 95% CI over seeds; ``—`` for fewer than two values."""
-    from scipy import stats
+    """``mean [low, high]``: Student-t 95% CI over seeds (the leaderboard's ``t_interval``); ``—`` for none."""
+    from dataselect_harness.bootstrap import t_interval
     if len(values) < 2:
         return "—" if not values else f"{values[0]:+.2f} (n = 1)"
-    mean, half = np.mean(values), stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values))
-    return f"{mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}]"
+    x = np.asarray(values, dtype=float)
+    low, high = t_interval(float(x.mean()), [(float(x.var(ddof=1)) / x.size, x.size - 1)])
+    return f"{x.mean():+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -288,7 +288,8 @@ def best_markdown(scores: Scores, agg: Sequence[AggregateStats], learned: Sequen
     :param learned: the entries that are learned controllers (left out of both sides).
     :param seeds: ``seeds[agent][scenario]``: the seed of each value in ``scores``, to pair by seed.
     """
-    hand = [a for a in agg if a.agent not in set(learned)]
+    wanted = set(learned)
+    hand = [a for a in agg if a.agent not in wanted]
     if len(hand) < 2:
         return ""
     best = agent_of(max(hand, key=lambda a: (a.iqm, a.agent)).agent)
