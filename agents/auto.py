@@ -167,7 +167,7 @@ class Auto(Agent):
        data more than ``keep`` would over a warm-up of ``W`` epochs (3.85 at keep 0.3 and ``W`` = 10);
        the samples are drawn in the quotas below, uniformly. Without it, a kept share of 0.3 trains so few steps that under 40%
        noise the losses had not separated by epoch 15 of 40 and the noise was judged late
-       (epochs 18 to 26 in the ``cpu`` suite's rows).
+       (epochs 18 to 26 in the ``cpu`` suite's rows of ``auto`` before the ramp, commit 5c737dc).
     1. **Noise.** After the warm-up :func:`noise_estimate` fits the losses of the samples
        seen so far (``LAST_LOSS`` where ``SEEN``); the samples whose loss is above its threshold
        are judged noisy and are the last to be kept (after every other sample). Their last loss is
