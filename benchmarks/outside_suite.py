@@ -66,13 +66,12 @@ def play(task: tuple[str, str, float, int, dict[str, Any]]) -> dict[str, Any]:
 
 
 def mean_ci(values: list[float]) -> str:
-    """``mean [low, high]``: Student-t 95% CI over seeds (the leaderboard's ``t_interval``); ``—`` for none."""
-    from dataselect_harness.bootstrap import t_interval
+    """``mean [low, high]``: Student-t 95% CI over seeds (the leaderboard's ``mean_t_interval``); ``—`` for none."""
+    from dataselect_harness.bootstrap import mean_t_interval
     if len(values) < 2:
         return "—" if not values else f"{values[0]:+.2f} (n = 1)"
-    x = np.asarray(values, dtype=float)
-    low, high = t_interval(float(x.mean()), [(float(x.var(ddof=1)) / x.size, x.size - 1)])
-    return f"{x.mean():+.2f} [{low:+.2f}, {high:+.2f}]"
+    low, high = mean_t_interval(values)
+    return f"{np.mean(values):+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -158,6 +158,14 @@ def t_interval(point: float, parts: Sequence[tuple[float, float]]) -> tuple[floa
     return point - half, point + half
 
 
+def mean_t_interval(values: ArrayLike) -> tuple[float, float]:
+    """Student-t 95% interval of a mean over seeds, ``mean ± t(0.975, n-1) s / sqrt(n)``
+    (:func:`t_interval` with one part); nan for fewer than two values."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size < 2:
+        return _NAN_CI
+    return t_interval(float(x.mean()), [(float(x.var(ddof=1)) / x.size, x.size - 1)])
+
 def weighted_iqm(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Interquartile mean with per-value weights: mean of the middle 50% of the weight mass.
 
@@ -348,10 +356,8 @@ def scenario_table(scores: Scores, reps: int = 2000, seed: int = 0, method: str 
     rows = []
     for agent, per in _clean(scores).items():
         for scen, x in per.items():
-            if x.size == 1:
-                ci = _NAN_CI
-            elif method == "t":
-                ci = t_interval(float(x.mean()), [(float(x.var(ddof=1)) / x.size, x.size - 1)])
+            if x.size == 1 or method == "t":
+                ci = mean_t_interval(x)
             else:
                 ci = _ci(_resample(x, reps, _rng(seed, agent, scen)).mean(1))
             rows.append(ScenarioStats(scen, agent, int(x.size), float(x.mean()), ci))
