@@ -16,10 +16,10 @@ import torch
 
 import agents
 import dataselect_env  # noqa: F401  (registers the env ids)
-from agents.auto import WARMUP, noise_estimate, quota_strength, tempered_quotas
+from agents.auto import WARMUP, expired, noise_estimate, quota_strength, tempered_quotas
 from dataselect_env import EPOCH_FRAC, PROGRESS_FEATURES
 from dataselect_env.selection import keep_count, random_mask
-from dataselect_env.stats import CLASS_SHARE, LABEL, LAST_LOSS, SAMPLE_FEATURES_V1, SEEN, class_shares
+from dataselect_env.stats import CLASS_SHARE, EPOCHS_SINCE_SELECTED, LABEL, LAST_LOSS, SAMPLE_FEATURES_V1, SEEN, class_shares
 
 C = 10
 
@@ -108,6 +108,25 @@ def test_auto_leaves_out_the_samples_judged_noisy_and_keeps_class_quotas_on_a_ta
     kept = np.bincount(labels[mask == 1], minlength=C)
     clean = np.bincount(labels[~second], minlength=C)
     assert (kept >= np.minimum(clean, kept.max() - 1)).all()  # equal quotas, a small class gives all its clean samples
+
+
+def test_a_judgement_expires_once_the_sample_was_left_out_for_the_warm_up():
+    """A large-loss sample left out for WARMUP of the schedule is drawn like a clean one; a recent one is not."""
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(C), 400)
+    second = rng.random(len(labels)) < 0.3
+    old = second & (rng.random(len(labels)) < 0.5)  # judged long ago: left out since
+    losses = np.where(second, rng.normal(1.3, 0.2, len(labels)), rng.normal(0.3, 0.1, len(labels))) * math.log(C)
+    obs = observation(labels, np.abs(losses), 0.5)
+    obs["samples"][:, EPOCHS_SINCE_SELECTED] = np.where(old, WARMUP, 1 / 40)
+    np.testing.assert_array_equal(expired(obs["samples"]), old)
+    agent = agents.make("auto", keep=0.3)
+    agent.reset(StubEnv(len(labels)))
+    mask = agent.predict(obs)[0].astype(bool)
+    assert mask.sum() == round(0.3 * len(labels))
+    assert mask[second & ~old].mean() < 0.05  # judged on a recent loss: left out (but the few below ln C)
+    rate = mask[~second | old].mean()  # the rest, expired judgements included, drawn alike
+    assert abs(mask[old].mean() - rate) < 0.06 and abs(mask[~second].mean() - rate) < 0.06
 
 
 class NoGroundTruth:
