@@ -166,6 +166,7 @@ def mean_t_interval(values: ArrayLike) -> tuple[float, float]:
         return _NAN_CI
     return t_interval(float(x.mean()), [(float(x.var(ddof=1)) / x.size, x.size - 1)])
 
+
 def weighted_iqm(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Interquartile mean with per-value weights: mean of the middle 50% of the weight mass.
 
