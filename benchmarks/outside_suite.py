@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from dataselect_harness.bench import git_commit
+
 SMALL = {"model": "small", "val_size": 1000, "label_smoothing": 0.0, "weight_decay": 5e-5}
 SETTINGS: dict[str, tuple[str, dict[str, Any], int]] = {  # name -> (env id, kwargs, epochs)
     "clean-5k-e20": ("DataSelect/CIFAR10-v1", {**SMALL, "train_subset": 5000}, 20),
@@ -131,9 +133,11 @@ def main(argv: list[str] | None = None) -> None:
              for k in args.keep.split(",") for a in args.agents.split(",") if (s, a, float(k), int(seed)) not in done]
     tasks += [(s, f"full@{f:g}", f, int(seed), extra) for s in args.settings.split(",")
               for seed in args.seeds.split(",") for f in fractions if (s, f"full@{f:g}", f, int(seed)) not in done]
+    commit = git_commit()  # "+dirty" also when only results.jsonl (being appended to) is uncommitted
     print(f"{len(tasks)} episodes to run ({len(done)} already in {path}), {args.workers} worker(s)", flush=True)
     with open(path, "a") as f, mp.get_context("spawn").Pool(args.workers) as pool:
         for row in pool.imap_unordered(play, tasks):
+            row["git_commit"] = commit
             f.write(json.dumps(row) + "\n")
             f.flush()
             rows.append(row)
