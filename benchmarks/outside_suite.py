@@ -76,9 +76,10 @@ def mean_ci(values: list[float]) -> str:
     return f"{np.mean(values):+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: per setting and keep, each agent's n, mean accuracy, Δ vs its seed's full-data frontier
-    (where its compute lies on the frontier's grid) and paired difference to random."""
+def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per setting, keep and agent with rows: its seeds, mean accuracy and compute, the per-seed Δ vs its
+    seed's full-data frontier (seeds whose compute lies outside the frontier's grid left out) and the
+    per-seed paired difference to ``random`` at the same keep (percentage points)."""
     from dataselect_env.frontier import Frontier, delta_vs_frontier
     acc = {(r["setting"], r["agent"], r["keep"], r["seed"]): 100 * r["test_accuracy"] for r in rows}
     comp = {(r["setting"], r["agent"], r["keep"], r["seed"]): r["compute"] for r in rows}
@@ -87,24 +88,76 @@ def table(rows: list[dict[str, Any]]) -> str:
         points = [(comp[key], acc[key]) for key in acc if key[0] == setting and key[3] == seed
                   and key[1].startswith("full@")]
         fronts[setting, seed] = Frontier.from_pairs(points) if points else None
-    lines = ["| setting | keep | agent | n | test accuracy (%) | compute | Δ vs frontier [95% CI] | "
-             "− random, paired [95% CI] |", "|---|---:|---|---:|---:|---:|---|---|"]
+    out = []
     for setting in SETTINGS:
         for keep in sorted({r["keep"] for r in rows if not r["agent"].startswith("full@")}):
             for name in AGENTS:
                 seeds = sorted(s for (st, a, k, s) in acc if (st, a, k) == (setting, name, keep))
                 if not seeds:
                     continue
-                mean = np.mean([acc[setting, name, keep, s] for s in seeds])
-                compute = np.mean([comp[setting, name, keep, s] for s in seeds])
                 deltas = [delta_vs_frontier(fronts[setting, s], comp[setting, name, keep, s], acc[setting, name, keep, s])
                           for s in seeds if fronts[setting, s] is not None]
                 diffs = [acc[setting, name, keep, s] - acc[setting, "random", keep, s] for s in seeds
-                         if (setting, "random", keep, s) in acc]
-                lines.append(f"| {setting} | {keep:g} | {name} | {len(seeds)} | {mean:.2f} | {compute:.2f} | "
-                             f"{mean_ci([d for d in deltas if d is not None])} | "
-                             f"{'—' if name == 'random' else mean_ci(diffs)} |")
+                         if name != "random" and (setting, "random", keep, s) in acc]
+                out.append({"setting": setting, "keep": keep, "agent": name, "n": len(seeds),
+                            "accuracy": float(np.mean([acc[setting, name, keep, s] for s in seeds])),
+                            "compute": float(np.mean([comp[setting, name, keep, s] for s in seeds])),
+                            "deltas": [d for d in deltas if d is not None], "diffs": diffs})
+    return out
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per setting and keep, each agent's n, mean accuracy, Δ vs its seed's full-data frontier
+    (where its compute lies on the frontier's grid) and paired difference to random."""
+    lines = ["| setting | keep | agent | n | test accuracy (%) | compute | Δ vs frontier [95% CI] | "
+             "− random, paired [95% CI] |", "|---|---:|---|---:|---:|---:|---|---|"]
+    for e in summary(rows):
+        lines.append(f"| {e['setting']} | {e['keep']:g} | {e['agent']} | {e['n']} | {e['accuracy']:.2f} | "
+                     f"{e['compute']:.2f} | {mean_ci(e['deltas'])} | "
+                     f"{'—' if e['agent'] == 'random' else mean_ci(e['diffs'])} |")
     return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """One panel per keep: each agent's Δ vs frontier per setting, every seed a dot, the mean with its
+    Student-t 95% CI as a bar (none at n < 2)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dataselect_harness.bootstrap import mean_t_interval
+    from dataselect_harness.plots import agent_colors
+    colors = agent_colors(list(AGENTS), plt)
+    entries = [e for e in summary(rows) if e["deltas"]]
+    keeps = sorted({e["keep"] for e in entries})
+    settings = [s for s in SETTINGS if any(e["setting"] == s for e in entries)]
+    if not keeps:
+        return
+    fig, axes = plt.subplots(1, len(keeps), figsize=((1.4 * len(settings) + 1.5) * len(keeps), 4.5), squeeze=False,
+                             sharey=True)
+    width = 0.8 / len(AGENTS)
+    for ax, keep in zip(axes[0], keeps):
+        for j, name in enumerate(AGENTS):
+            for e in (e for e in entries if e["keep"] == keep and e["agent"] == name):
+                x = settings.index(e["setting"]) + (j - (len(AGENTS) - 1) / 2) * width
+                mean = float(np.mean(e["deltas"]))
+                err = None
+                if len(e["deltas"]) >= 2:
+                    low, high = mean_t_interval(e["deltas"])
+                    err = [[mean - low], [high - mean]]
+                ax.errorbar(x, mean, yerr=err, fmt="o", color=colors[name], capsize=3, label=name)
+                ax.scatter([x] * len(e["deltas"]), e["deltas"], s=8, color=colors[name], alpha=0.4)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xticks(range(len(settings)), settings, rotation=30, ha="right")
+        ax.set_title(f"keep {keep:g}")
+    axes[0][0].set_ylabel("Δ vs full-data frontier (points)")
+    fig.suptitle("Outside the suites: test accuracy minus full-data training at the same compute, same seed")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    axes[0][-1].legend(unique.values(), unique.keys(), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -148,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
                                                f"--out {args.out}`; {len(rows)} episodes on "
                                                f"{sorted({r['device'] + ' ' + r['precision'] for r in rows})}.\n\n"
                                                + text + "\n")
+    plot(rows, args.out / "outside_suite.png")
     print(text)
 
 

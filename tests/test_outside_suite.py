@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "outside_suite.py"
 
 
@@ -52,3 +54,17 @@ def test_frontier_points_run_full_data_on_a_compressed_schedule(monkeypatch):
     except Stop:
         pass
     assert made["epochs"] == 12  # round(0.3 * 40)
+
+
+def test_the_figure_has_one_panel_per_keep(tmp_path):
+    pytest.importorskip("matplotlib", reason="the figure needs matplotlib")
+    import matplotlib.image
+    outside = load_script()
+    rows = []
+    for seed in (0, 1):
+        rows += [row("full@0.5", 0.5, seed, 50, 20.0), row("full@1", 1.0, seed, 60, 40.0)]
+        rows += [row(agent, keep, seed, 55, 30.0) for agent in ("random", "auto") for keep in (0.3, 0.5)]
+    outside.plot(rows, tmp_path / "one.png")
+    outside.plot([r for r in rows if r["keep"] != 0.3], tmp_path / "two.png")
+    wide, narrow = (matplotlib.image.imread(tmp_path / name).shape for name in ("one.png", "two.png"))
+    assert wide[0] == narrow[0] and wide[1] > 1.5 * narrow[1]  # two keeps: twice the panels, same height
