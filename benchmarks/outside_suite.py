@@ -119,7 +119,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    """One panel per keep: each agent's Δ vs frontier per setting, every seed a dot, the mean with its
+    """One panel per keep, stacked: each agent's Δ vs frontier per setting, every seed a dot, the mean with its
     Student-t 95% CI as a bar (none at n < 2)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -133,10 +133,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     settings = [s for s in SETTINGS if any(e["setting"] == s for e in entries)]
     if not keeps:
         return
-    fig, axes = plt.subplots(1, len(keeps), figsize=((1.4 * len(settings) + 1.5) * len(keeps), 4.5), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(len(keeps), 1, figsize=(1.4 * len(settings) + 2, 3.5 * len(keeps) + 1), squeeze=False,
+                             sharex=True)
     width = 0.8 / len(AGENTS)
-    for ax, keep in zip(axes[0], keeps):
+    for ax, keep in zip(axes[:, 0], keeps):
         for j, name in enumerate(AGENTS):
             for e in (e for e in entries if e["keep"] == keep and e["agent"] == name):
                 x = settings.index(e["setting"]) + (j - (len(AGENTS) - 1) / 2) * width
@@ -150,11 +150,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(range(len(settings)), settings, rotation=30, ha="right")
         ax.set_title(f"keep {keep:g}")
-    axes[0][0].set_ylabel("Δ vs full-data frontier (points)")
+        ax.set_ylabel("Δ vs full-data frontier (points)")
     fig.suptitle("Outside the suites: test accuracy minus full-data training at the same compute, same seed")
     handles, labels = axes[0][0].get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    axes[0][-1].legend(unique.values(), unique.keys(), fontsize=8)
+    axes[0][0].legend(unique.values(), unique.keys(), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

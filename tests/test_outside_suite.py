@@ -66,5 +66,5 @@ def test_the_figure_has_one_panel_per_keep(tmp_path):
         rows += [row(agent, keep, seed, 55, 30.0) for agent in ("random", "auto") for keep in (0.3, 0.5)]
     outside.plot(rows, tmp_path / "one.png")
     outside.plot([r for r in rows if r["keep"] != 0.3], tmp_path / "two.png")
-    wide, narrow = (matplotlib.image.imread(tmp_path / name).shape for name in ("one.png", "two.png"))
-    assert wide[0] == narrow[0] and wide[1] > 1.5 * narrow[1]  # two keeps: twice the panels, same height
+    tall, short = (matplotlib.image.imread(tmp_path / name).shape for name in ("one.png", "two.png"))
+    assert tall[1] == short[1] and tall[0] > 1.5 * short[0]  # two keeps: two panels stacked, same width
