@@ -44,10 +44,9 @@ DATA_ROOT = "PATH"  # what a rebuilt command says for the data root the rows ran
 # the script that writes each, by the name of the file or directory.
 WRITTEN_BY = {
     "env_overhead.md": "env_overhead.py", "env_overhead.json": "env_overhead.py",
-    "interval_coverage": "interval_coverage.py", "outside_suite": "outside_suite.py",
-    "noise_memorisation": "noise_memorisation.py", "ppo_learning_bound.json": "ppo_learning_bound.py",
-    "rule_policy": "explain_rule_policy.py", "sb3_proxy.md": "sb3_proxy.py", "sb3_proxy-b64.md": "sb3_proxy.py",
-    "sb3_synthetic.md": "sb3_synthetic.py", "task_headroom": "task_headroom.py",
+    **{name: f"{name}.py" for name in ("interval_coverage", "noise_memorisation", "outside_suite", "task_headroom")},
+    "ppo_learning_bound.json": "ppo_learning_bound.py", "rule_policy": "explain_rule_policy.py",
+    "sb3_proxy.md": "sb3_proxy.py", "sb3_proxy-b64.md": "sb3_proxy.py", "sb3_synthetic.md": "sb3_synthetic.py",
 }
 
 
