@@ -25,8 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from dataselect_harness.bench import git_commit
-
 SMALL = {"model": "small", "val_size": 1000, "label_smoothing": 0.0, "weight_decay": 5e-5}
 SETTINGS: dict[str, tuple[str, dict[str, Any], int]] = {  # name -> (env id, kwargs, epochs)
     "clean-5k-e20": ("DataSelect/CIFAR10-v1", {**SMALL, "train_subset": 5000}, 20),
@@ -162,6 +160,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the missing episodes (in parallel worker processes), then write the table."""
+    from dataselect_harness.bench import git_commit  # here, not at the top: every spawned worker imports this file
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/outside_suite"))
     p.add_argument("--settings", default=",".join(SETTINGS), help="comma list of: " + ", ".join(SETTINGS))
